@@ -1,0 +1,63 @@
+"""kycbridge: one answer from every KYC provider.
+
+*Where is this user's verification, and is it final?* Providers ship as plugins (entry-point
+group ``kycbridge``); this package is the small core they plug into. Importing it loads no
+plugin: discovery happens on first use.
+"""
+
+from ._version import __version__
+from .bridge import Bridge
+from .errors import (
+    AuthenticationError,
+    InvalidQuery,
+    KYCBridgeError,
+    MalformedResponse,
+    PluginBroken,
+    PluginError,
+    ProviderConflict,
+    ProviderNotInstalled,
+    ProviderUnavailable,
+    RateLimited,
+    RequestRejected,
+    SubjectNotFound,
+)
+from .hookspecs import hookimpl
+from .mapping import StatusMap
+from .provider import HTTPStatusProvider, KYCStatusProvider, Parsed, secret
+from .report import StatusReport, report_from_dict, report_to_dict
+from .states import FINAL_STATES, TRANSITIONS, KYCState, StateMachine, Transition
+from .transport import Request, Response, Transport
+
+__all__ = [
+    "FINAL_STATES",
+    "TRANSITIONS",
+    "AuthenticationError",
+    "Bridge",
+    "HTTPStatusProvider",
+    "InvalidQuery",
+    "KYCBridgeError",
+    "KYCState",
+    "KYCStatusProvider",
+    "MalformedResponse",
+    "Parsed",
+    "PluginBroken",
+    "PluginError",
+    "ProviderConflict",
+    "ProviderNotInstalled",
+    "ProviderUnavailable",
+    "RateLimited",
+    "Request",
+    "RequestRejected",
+    "Response",
+    "StateMachine",
+    "StatusMap",
+    "StatusReport",
+    "SubjectNotFound",
+    "Transition",
+    "Transport",
+    "__version__",
+    "hookimpl",
+    "report_from_dict",
+    "report_to_dict",
+    "secret",
+]

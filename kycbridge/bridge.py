@@ -1,0 +1,171 @@
+"""The facade apps use: :class:`Bridge`.
+
+>>> bridge = Bridge()                                            # doctest: +SKIP
+>>> report = bridge.status("starkfi", email="jane@example.com")  # doctest: +SKIP
+>>> report.state, report.final                                   # doctest: +SKIP
+(<KYCState.IN_REVIEW: 'in_review'>, False)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from .errors import RateLimited
+from .plugins import PluginRegistry, ProviderInfo
+from .provider import KYCStatusProvider, build_query, load_settings
+from .ratelimit import RateLimiter
+from .report import StatusReport
+from .states import KYCState, is_expected
+from .transport import Transport
+
+__all__ = ["Bridge"]
+
+_MAX_TRACKED = 100_000
+
+
+class Bridge:
+    """One object for an app: providers, settings, one shared transport, event hooks.
+
+    ``plugins``: plugin objects to use *instead of* the installed entry points (tests,
+    embedding); ``None`` discovers installed plugins (lazily, on first use).
+    ``settings``: per provider, setting overrides (``{"starkfi": {"api_key": ...}}``), on top
+    of env ``KYCBRIDGE_<PROVIDER>_<SETTING>`` and the defaults.
+    ``hooks``: objects implementing event hooks (``status_observed``, ``state_changed``).
+    ``transport``: a :class:`Transport` to share (default: a new one).
+    """
+
+    def __init__(
+        self,
+        plugins: Iterable[object] | None = None,
+        *,
+        settings: Mapping[str, Mapping[str, Any]] | None = None,
+        hooks: Iterable[object] = (),
+        transport: Transport | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        self.registry = PluginRegistry(
+            plugins or (), entry_points=plugins is None, env=self.env
+        )
+        for hook in hooks:
+            self.registry.pm.register(hook)
+        self.transport = transport or Transport()
+        self._overrides = {k: dict(v) for k, v in (settings or {}).items()}
+        self._settings: dict[str, Any] = {}
+        self._limiters: dict[str, RateLimiter | None] = {}
+        self._last: OrderedDict[tuple[str, str | None], KYCState] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<Bridge transport={self.transport!r}>"
+
+    # -- providers -----------------------------------------------------------------------
+    @property
+    def plugin_manager(self) -> Any:
+        """The pluggy manager: register event-hook objects on it."""
+        return self.registry.pm
+
+    def provider(self, name: str) -> KYCStatusProvider:
+        """The provider called ``name`` (raises ``ProviderNotInstalled`` and friends)."""
+        return self.registry.get(name)
+
+    def providers(self) -> list[ProviderInfo]:
+        """Every usable provider."""
+        return self.registry.providers()
+
+    def settings(self, name: str, **overrides: Any) -> Any:
+        """The provider's settings: defaults < env < constructor ``settings`` < ``overrides``."""
+        provider = self.provider(name)
+        if not overrides:
+            with self._lock:
+                cached = self._settings.get(name)
+            if cached is not None:
+                return cached
+        merged = {**self._overrides.get(name, {}), **overrides}
+        value = load_settings(provider, merged, self.env)
+        if not overrides:
+            with self._lock:
+                self._settings[name] = value
+        return value
+
+    def query(self, name: str, **fields: Any) -> Any:
+        """Build and validate a query for provider ``name`` (raises ``InvalidQuery``)."""
+        return build_query(self.provider(name), fields, self.env)
+
+    def rate_limiter(self, name: str) -> RateLimiter | None:
+        """The limiter every call to provider ``name`` goes through (``None``: no limit)."""
+        with self._lock:
+            if name not in self._limiters:
+                rate = getattr(self.provider(name), "rate_limit", None)
+                self._limiters[name] = RateLimiter(rate) if rate else None
+            return self._limiters[name]
+
+    # -- calls ---------------------------------------------------------------------------
+    def status(self, provider_name: str, /, **query_fields: Any) -> StatusReport:
+        """Ask ``provider_name`` once about the subject in ``query_fields``; return the report.
+
+        Raises :class:`~kycbridge.errors.InvalidQuery` before any I/O when the fields are
+        invalid, and the other :class:`~kycbridge.errors.KYCBridgeError` types for what the
+        provider answered.
+        """
+        query = self.query(provider_name, **query_fields)
+        return self.fetch(provider_name, query)
+
+    def fetch(
+        self,
+        provider_name: str,
+        query: Any,
+        *,
+        settings: Any = None,
+        transport: Transport | None = None,
+    ) -> StatusReport:
+        """Ask once with an already built query, through the rate limiter; fire the hooks."""
+        provider = self.provider(provider_name)
+        settings = settings if settings is not None else self.settings(provider_name)
+        limiter = self.rate_limiter(provider_name)
+        if limiter is not None:
+            limiter.acquire()
+        try:
+            report = provider.fetch(query, settings, transport or self.transport)
+        except RateLimited as exc:
+            if limiter is not None and exc.retry_after:
+                limiter.defer(exc.retry_after)
+            raise
+        return self.observe(report)
+
+    def observe(self, report: StatusReport) -> StatusReport:
+        """Record a report against the subject's last state; fire the event hooks.
+
+        Returns the report with ``anomaly`` set when the transition was unexpected.
+        """
+        key = (report.provider, report.subject)
+        with self._lock:
+            old = self._last.get(key)
+            self._last[key] = report.state
+            self._last.move_to_end(key)
+            if len(self._last) > _MAX_TRACKED:
+                self._last.popitem(last=False)
+        anomaly = not is_expected(old, report.state)
+        if anomaly:
+            report = attrs.evolve(report, anomaly=True)
+        hook = self.registry.pm.hook
+        hook.status_observed(report=report)
+        if old is not report.state:
+            hook.state_changed(old=old, new=report.state, report=report, anomaly=anomaly)
+        return report
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.transport.pool.clear()
+
+    def __enter__(self) -> Bridge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

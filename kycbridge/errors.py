@@ -1,0 +1,149 @@
+"""Typed errors: one base class, one subclass per cause an app must tell apart.
+
+Every error carries the provider name, the HTTP status, and the provider's own code and
+message where there were any. None ever carries a secret: messages are built from the
+provider's answer and from names, never from credentials, and provider messages are passed
+through :func:`kycbridge.redact.scrub` before they are stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AuthenticationError",
+    "InvalidQuery",
+    "KYCBridgeError",
+    "MalformedResponse",
+    "PluginBroken",
+    "PluginError",
+    "ProviderConflict",
+    "ProviderNotInstalled",
+    "ProviderUnavailable",
+    "RateLimited",
+    "RequestRejected",
+    "SubjectNotFound",
+]
+
+
+class KYCBridgeError(Exception):
+    """Base class of every error kycbridge raises on purpose."""
+
+    exit_code: ClassVar[int] = 1
+    """The ``kycbridge`` CLI's exit code for this error."""
+    kind: ClassVar[str] = "error"
+    """A stable short name for the error type, used in JSON output."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        http_status: int | None = None,
+        provider_code: str | None = None,
+        provider_message: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.http_status = http_status
+        self.provider_code = provider_code
+        self.provider_message = provider_message
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        prefix = f"{self.provider}: " if self.provider else ""
+        status = f" (HTTP {self.http_status})" if self.http_status is not None else ""
+        return f"{prefix}{self.message}{status}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, provider={self.provider!r}, "
+            f"http_status={self.http_status!r}, provider_code={self.provider_code!r})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form printed by the CLI under ``"error"``."""
+        return {
+            "type": self.kind,
+            "message": self.message,
+            "provider": self.provider,
+            "http_status": self.http_status,
+            "provider_code": self.provider_code,
+            "provider_message": self.provider_message,
+        }
+
+
+class InvalidQuery(KYCBridgeError, ValueError):
+    """The query (or settings) failed validation; nothing was sent."""
+
+    exit_code = 2
+    kind = "invalid_query"
+
+
+class AuthenticationError(KYCBridgeError):
+    """The provider rejected the credentials (missing, wrong or expired)."""
+
+    exit_code = 3
+    kind = "authentication"
+
+
+class SubjectNotFound(KYCBridgeError):
+    """The provider has no verification for this subject."""
+
+    exit_code = 4
+    kind = "not_found"
+
+
+class RateLimited(KYCBridgeError):
+    """The provider kept answering 429 after the retries allowed."""
+
+    exit_code = 5
+    kind = "rate_limited"
+
+
+class ProviderUnavailable(KYCBridgeError):
+    """5xx, timeouts or connection errors, after the retries allowed."""
+
+    exit_code = 5
+    kind = "unavailable"
+
+
+class MalformedResponse(KYCBridgeError):
+    """The provider answered something that is not the documented shape."""
+
+    exit_code = 6
+    kind = "malformed_response"
+
+
+class RequestRejected(KYCBridgeError):
+    """The provider rejected the request for a reason not covered above (another 4xx)."""
+
+    exit_code = 10
+    kind = "request_rejected"
+
+
+class PluginError(KYCBridgeError):
+    """Base for problems with installed plugins."""
+
+    exit_code = 7
+    kind = "plugin"
+
+
+class ProviderNotInstalled(PluginError, LookupError):
+    """No installed plugin provides the provider asked for."""
+
+    kind = "not_installed"
+
+
+class ProviderConflict(PluginError):
+    """Two distributions register a provider under the same name."""
+
+    kind = "conflict"
+
+
+class PluginBroken(PluginError):
+    """An installed plugin failed to import or to register its providers."""
+
+    kind = "plugin_broken"

@@ -1,0 +1,269 @@
+"""Plugin discovery: one pluggy manager, entry points loaded one by one, failures recorded.
+
+Nothing here runs on ``import kycbridge``: a :class:`PluginRegistry` loads the ``kycbridge``
+entry points the first time it is asked for a provider. Each entry point is imported and
+registered on its own; one that fails is recorded as a :class:`BrokenPlugin` and every other
+provider keeps working.
+
+Environment:
+
+``KYCBRIDGE_LOAD_PLUGINS``
+    Comma-separated allow-list of distribution names; set but empty loads none.
+``KYCBRIDGE_DISABLE_PLUGINS``
+    Comma-separated block list of distribution names.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+import pluggy
+
+from . import hookspecs
+from .errors import PluginBroken, ProviderConflict, ProviderNotInstalled
+from .provider import NAME_PATTERN, KYCStatusProvider
+from .report import DETAILS_TYPES
+
+__all__ = [
+    "BrokenPlugin",
+    "PluginRegistry",
+    "ProviderInfo",
+    "make_plugin_manager",
+]
+
+log = logging.getLogger("kycbridge.plugins")
+
+LOAD_ENV = "KYCBRIDGE_LOAD_PLUGINS"
+DISABLE_ENV = "KYCBRIDGE_DISABLE_PLUGINS"
+
+
+def _canonical_dist(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _dist_list(value: str) -> set[str]:
+    return {_canonical_dist(part.strip()) for part in value.split(",") if part.strip()}
+
+
+def make_plugin_manager() -> pluggy.PluginManager:
+    """A plugin manager with kycbridge's hook specs and nothing registered."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+@attrs.frozen
+class BrokenPlugin:
+    """A plugin that failed to import or to register, and why."""
+
+    name: str
+    """The entry point's (or plugin's) name."""
+    distribution: str | None
+    version: str | None
+    error: str
+    """``ExceptionType: message``."""
+
+    def describe(self) -> str:
+        """One line for humans."""
+        dist = f" ({self.distribution} {self.version or ''})".rstrip() if self.distribution else ""
+        if dist and not dist.endswith(")"):
+            dist += ")"
+        return f"{self.name}{dist}: {self.error}"
+
+
+@attrs.frozen
+class ProviderInfo:
+    """A registered provider and the distribution it came from."""
+
+    name: str
+    provider: KYCStatusProvider = attrs.field(repr=False)
+    distribution: str | None = None
+    version: str | None = None
+
+
+@attrs.frozen
+class SimulatorInfo:
+    """A registered sandbox simulator and the distribution it came from."""
+
+    name: str
+    simulator: Any = attrs.field(repr=False)
+    distribution: str | None = None
+
+
+def _check_provider(provider: Any) -> None:
+    missing = [
+        attr
+        for attr in ("name", "query_type", "settings_type", "fetch", "normalize", "subject")
+        if not hasattr(provider, attr)
+    ]
+    if missing:
+        raise TypeError(f"{provider!r} is not a KYCStatusProvider: it lacks {missing}")
+    if not isinstance(provider.name, str) or not NAME_PATTERN.match(provider.name):
+        raise ValueError(f"invalid provider name {provider.name!r} (want {NAME_PATTERN.pattern})")
+    if not attrs.has(provider.query_type) or not attrs.has(provider.settings_type):
+        raise TypeError(f"provider {provider.name!r}: query_type and settings_type must be attrs")
+
+
+class PluginRegistry:
+    """Loads plugins and holds the providers and simulators they register.
+
+    ``plugins``: objects (modules) to register directly, for tests and embedding.
+    ``entry_points``: whether to load the installed ``kycbridge`` entry points too.
+    """
+
+    def __init__(
+        self,
+        plugins: Iterable[object] = (),
+        *,
+        entry_points: bool = True,
+        env: Mapping[str, str] | None = None,
+        pm: pluggy.PluginManager | None = None,
+    ) -> None:
+        self.pm = pm or make_plugin_manager()
+        self._env = os.environ if env is None else env
+        self._explicit = list(plugins)
+        self._use_entry_points = entry_points
+        self._lock = threading.Lock()
+        self._loaded = False
+        self._origin: dict[int, tuple[str | None, str | None]] = {}
+        self.broken: list[BrokenPlugin] = []
+        """Plugins that failed, in load order."""
+        self._providers: dict[str, ProviderInfo] = {}
+        self._conflicts: dict[str, list[str | None]] = {}
+        self._simulators: dict[str, SimulatorInfo] = {}
+
+    # -- loading -------------------------------------------------------------------------
+    def load(self) -> None:
+        """Load plugins now (otherwise done on first use). Idempotent, thread-safe."""
+        with self._lock:
+            if self._loaded:
+                return
+            for plugin in self._explicit:
+                self._register_plugin(plugin, getattr(plugin, "__name__", None), None, None)
+            if self._use_entry_points:
+                self._load_entry_points()
+            self._collect("register_providers", self._add_provider)
+            self._collect("register_simulators", self._add_simulator)
+            self._loaded = True
+
+    def _allowed(self, dist: str | None) -> bool:
+        allow = self._env.get(LOAD_ENV)
+        block = _dist_list(self._env.get(DISABLE_ENV, ""))
+        name = _canonical_dist(dist or "")
+        if allow is not None and name not in _dist_list(allow):
+            return False
+        return name not in block
+
+    def _load_entry_points(self) -> None:
+        eps = importlib.metadata.entry_points(group=hookspecs.PROJECT)
+        seen: set[tuple[str, str]] = set()
+        for ep in sorted(eps, key=lambda e: e.name):
+            dist_obj = getattr(ep, "dist", None)
+            dist = dist_obj.metadata["Name"] if dist_obj is not None else None
+            version = dist_obj.version if dist_obj is not None else None
+            if (ep.name, ep.value) in seen:  # the same distribution seen twice on sys.path
+                continue
+            seen.add((ep.name, ep.value))
+            if not self._allowed(dist):
+                log.debug("plugin %s (%s) not loaded: excluded by env", ep.name, dist)
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                self._broken(ep.name, dist, version, exc)
+                continue
+            self._register_plugin(plugin, ep.name, dist, version)
+
+    def _register_plugin(
+        self, plugin: object, name: str | None, dist: str | None, version: str | None
+    ) -> None:
+        try:
+            if self.pm.is_registered(plugin):
+                return
+            self.pm.register(plugin, name=name)
+        except Exception as exc:
+            self._broken(name or repr(plugin), dist, version, exc)
+            return
+        self._origin[id(plugin)] = (dist, version)
+
+    def _broken(self, name: str, dist: str | None, version: str | None, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        log.warning("kycbridge plugin %s (%s) is broken: %s", name, dist, error)
+        self.broken.append(BrokenPlugin(name, dist, version, error))
+
+    def _collect(self, hook_name: str, add: Callable[[Any, str | None, str | None], None]) -> None:
+        caller = getattr(self.pm.hook, hook_name)
+        for impl in caller.get_hookimpls():
+            dist, version = self._origin.get(id(impl.plugin), (None, None))
+            registered: list[Any] = []
+            try:
+                impl.function(register=registered.append)
+                for item in registered:
+                    if hook_name == "register_providers":
+                        _check_provider(item)
+            except Exception as exc:
+                self._broken(impl.plugin_name, dist, version, exc)
+                continue
+            for item in registered:
+                add(item, dist, version)
+
+    def _add_provider(self, provider: Any, dist: str | None, version: str | None) -> None:
+        name = provider.name
+        if name in self._conflicts:
+            self._conflicts[name].append(dist)
+            return
+        if name in self._providers:
+            first = self._providers.pop(name)
+            self._conflicts[name] = [first.distribution, dist]
+            return
+        self._providers[name] = ProviderInfo(name, provider, dist, version)
+        details = getattr(provider, "details_type", None)
+        if details is not None:
+            DETAILS_TYPES.setdefault(name, details)
+
+    def _add_simulator(self, simulator: Any, dist: str | None, version: str | None) -> None:
+        self._simulators.setdefault(simulator.name, SimulatorInfo(simulator.name, simulator, dist))
+
+    # -- queries -------------------------------------------------------------------------
+    def providers(self) -> list[ProviderInfo]:
+        """Every usable provider, by name."""
+        self.load()
+        return [self._providers[name] for name in sorted(self._providers)]
+
+    def conflicts(self) -> dict[str, list[str | None]]:
+        """Provider names registered by more than one distribution (withheld from use)."""
+        self.load()
+        return dict(self._conflicts)
+
+    def simulators(self) -> list[SimulatorInfo]:
+        """Every registered sandbox simulator, by name."""
+        self.load()
+        return [self._simulators[name] for name in sorted(self._simulators)]
+
+    def get(self, name: str) -> KYCStatusProvider:
+        """The provider called ``name``, or a :class:`PluginError` saying why not."""
+        self.load()
+        info = self._providers.get(name)
+        if info is not None:
+            return info.provider
+        if name in self._conflicts:
+            dists = ", ".join(str(d) for d in self._conflicts[name])
+            raise ProviderConflict(
+                f"provider {name!r} is registered by more than one distribution: {dists}; "
+                f"uninstall one or disable it with {DISABLE_ENV}",
+                provider=name,
+            )
+        for broken in self.broken:
+            if broken.name == name:
+                raise PluginBroken(f"plugin is broken: {broken.error}", provider=name)
+        installed = ", ".join(sorted(self._providers)) or "none"
+        raise ProviderNotInstalled(
+            f"provider {name!r} is not installed (installed: {installed})", provider=name
+        )

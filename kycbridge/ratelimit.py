@@ -1,0 +1,52 @@
+"""A thread-safe rate limiter, so a provider's documented limit holds across threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+__all__ = ["RateLimiter"]
+
+
+class RateLimiter:
+    """Spaces calls at least ``1 / rate`` seconds apart, across every thread that shares it.
+
+    A strict spacing (no bursts) keeps any one-second window at ``rate`` calls or fewer,
+    which is what a "N requests per second" limit on the provider's side counts.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.interval = 1.0 / rate
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def __repr__(self) -> str:
+        return f"RateLimiter(rate={self.rate})"
+
+    def acquire(self) -> float:
+        """Wait for this caller's slot; return the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        wait = slot - now
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def defer(self, seconds: float) -> None:
+        """Push every caller back by at least ``seconds`` (after a provider's Retry-After)."""
+        with self._lock:
+            self._next = max(self._next, self._clock() + seconds)

@@ -1,0 +1,363 @@
+"""The one HTTP transport every provider shares (urllib3).
+
+One thread-safe :class:`Transport` holds one :class:`urllib3.PoolManager` (or the app's own:
+proxy, CA bundle), connect and read timeouts, and the retry rule, :class:`RetryPolicy`:
+exponential backoff with jitter on connection errors and on 429/502/503/504, for idempotent
+methods only, honouring ``Retry-After`` up to a cap. Bodies are read up to a size cap. TLS is
+verified; plain ``http://`` is refused unless the host is a loopback address. Secret headers
+never reach a log line: they are replaced by ``***``, and personal query values are masked.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import attrs
+import urllib3
+from urllib3.exceptions import HTTPError, MaxRetryError
+from urllib3.util.retry import Retry
+
+from ._version import __version__
+from .errors import MalformedResponse, ProviderUnavailable
+from .redact import mask, redact_headers, scrub
+
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "USER_AGENT",
+    "Request",
+    "Response",
+    "RetryPolicy",
+    "Transport",
+    "is_loopback_host",
+]
+
+log = logging.getLogger("kycbridge.transport")
+
+USER_AGENT = f"kycbridge/{__version__}"
+"""The ``User-Agent`` sent with every request."""
+
+DEFAULT_MAX_BODY = 1024 * 1024
+"""Default response size cap, in bytes."""
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+"""Statuses retried (idempotent methods only)."""
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """Whether ``host`` names this machine (``localhost``, 127.0.0.0/8 or ``::1``)."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class RetryPolicy(Retry):
+    """urllib3's :class:`~urllib3.util.retry.Retry` with jitter and a ``Retry-After`` cap.
+
+    Works the same on urllib3 1.26 and 2.x: backoff is ``backoff_factor * 2**(n-1)`` seconds,
+    capped at ``max_backoff``, scaled by a random factor in ``[1 - jitter, 1]``; a
+    ``Retry-After`` header wins over backoff but is capped at ``max_retry_after`` seconds.
+    """
+
+    max_backoff: float = 10.0
+    max_retry_after: float = 30.0
+    jitter: float = 0.5
+
+    @classmethod
+    def build(
+        cls,
+        retries: int = 3,
+        *,
+        backoff_factor: float = 0.25,
+        max_backoff: float = 10.0,
+        max_retry_after: float = 30.0,
+        jitter: float = 0.5,
+    ) -> RetryPolicy:
+        """Build the policy kycbridge uses: ``retries`` retries of each kind at most."""
+        policy = cls(
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            other=0,
+            redirect=0,
+            backoff_factor=backoff_factor,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=IDEMPOTENT_METHODS,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+            raise_on_redirect=False,
+        )
+        policy.max_backoff = max_backoff
+        policy.max_retry_after = max_retry_after
+        policy.jitter = jitter
+        return policy
+
+    def new(self, **kw: Any) -> RetryPolicy:  # noqa: D102 - urllib3 API
+        new: RetryPolicy = super().new(**kw)  # type: ignore[assignment]
+        new.max_backoff = self.max_backoff
+        new.max_retry_after = self.max_retry_after
+        new.jitter = self.jitter
+        return new
+
+    def get_backoff_time(self) -> float:  # noqa: D102 - urllib3 API
+        consecutive = 0
+        for entry in reversed(self.history):
+            if entry.redirect_location:
+                break
+            consecutive += 1
+        if consecutive <= 1:
+            return 0.0
+        backoff = min(self.max_backoff, self.backoff_factor * (2 ** (consecutive - 1)))
+        return backoff * (1 - self.jitter * random.random())
+
+    def parse_retry_after(self, retry_after: str) -> float:  # noqa: D102 - urllib3 API
+        return min(float(super().parse_retry_after(retry_after)), self.max_retry_after)
+
+
+@attrs.frozen
+class Request:
+    """An HTTP request a provider wants sent, with what must not be logged."""
+
+    url: str
+    """The absolute URL, without query string."""
+    params: Mapping[str, str] = attrs.field(factory=dict)
+    """Query parameters, encoded by the transport."""
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    """Request headers (secret ones included: this field is left out of the repr)."""
+    method: str = "GET"
+    secret_headers: frozenset[str] = frozenset()
+    """Header names whose values are secrets: never logged, never shown."""
+    personal_params: frozenset[str] = frozenset()
+    """Query parameter names whose values are personal data: masked in logs."""
+
+    @property
+    def full_url(self) -> str:
+        """The URL with its encoded query string."""
+        return f"{self.url}?{urlencode(self.params)}" if self.params else self.url
+
+    def secrets(self) -> list[str]:
+        """The secret values this request carries, for scrubbing text."""
+        names = {n.lower() for n in self.secret_headers}
+        return [v for k, v in self.headers.items() if k.lower() in names]
+
+    def loggable_url(self) -> str:
+        """The URL with personal query values masked."""
+        if not self.params:
+            return self.url
+        shown = {
+            k: (mask(v) if k in self.personal_params else v) for k, v in self.params.items()
+        }
+        return f"{self.url}?{urlencode(shown)}"
+
+
+@attrs.frozen
+class Response:
+    """An HTTP answer, read in full (up to the transport's size cap)."""
+
+    status: int
+    headers: Mapping[str, str]
+    """Response headers, with lowercase names."""
+    body: bytes = attrs.field(repr=False)
+    elapsed: float = 0.0
+    """Seconds from sending to the end of the body."""
+
+    @property
+    def content_type(self) -> str:
+        """The media type, lowercase, without parameters (``""`` when absent)."""
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    def excerpt(self, limit: int = 120) -> str:
+        """The start of the body as text, for error messages."""
+        text = self.body[: limit * 4].decode("utf-8", "replace")
+        text = re.sub(r"\s+", " ", text).strip()
+        return text if len(text) <= limit else text[:limit] + "…"
+
+    def json(self, *, provider: str | None = None) -> Any:
+        """Decode the body as JSON, or raise :class:`MalformedResponse` saying why."""
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise MalformedResponse(
+                f"response body is not JSON: {self.excerpt()!r}",
+                provider=provider,
+                http_status=self.status,
+            ) from None
+
+    def retry_after(self) -> float | None:
+        """The ``Retry-After`` header in seconds, when it is a number of seconds."""
+        value = self.headers.get("retry-after")
+        try:
+            return max(0.0, float(value)) if value is not None else None
+        except ValueError:
+            return None
+
+
+class Transport:
+    """The shared HTTP client: thread-safe, pooled, with timeouts, retries and a size cap.
+
+    Pass ``pool`` to use the app's own :class:`urllib3.PoolManager` (or ``ProxyManager``);
+    otherwise one is made, verifying TLS certificates.
+    """
+
+    def __init__(
+        self,
+        pool: urllib3.PoolManager | None = None,
+        *,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 10.0,
+        retries: int = 3,
+        backoff_factor: float = 0.25,
+        max_backoff: float = 10.0,
+        max_retry_after: float = 30.0,
+        max_body: int = DEFAULT_MAX_BODY,
+        maxsize: int = 32,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        if connect_timeout <= 0 or read_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        if retries < 0 or max_body <= 0:
+            raise ValueError("retries must be >= 0 and max_body > 0")
+        self.pool = pool or urllib3.PoolManager(
+            num_pools=16, maxsize=maxsize, block=False, cert_reqs="CERT_REQUIRED"
+        )
+        self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        self.retry = RetryPolicy.build(
+            retries,
+            backoff_factor=backoff_factor,
+            max_backoff=max_backoff,
+            max_retry_after=max_retry_after,
+        )
+        self.max_body = max_body
+        self.user_agent = user_agent
+        self._lock = threading.Lock()
+        self.requests_sent = 0
+        """How many requests :meth:`send` was asked for (retries not counted)."""
+
+    def __repr__(self) -> str:
+        return (
+            f"Transport(timeout={self.timeout!r}, retries={self.retry.total}, "
+            f"max_body={self.max_body})"
+        )
+
+    def with_timeout(self, seconds: float) -> Transport:
+        """A transport sharing this one's pool, with both timeouts set to ``seconds``."""
+        clone = object.__new__(Transport)
+        clone.__dict__.update(self.__dict__)
+        clone.timeout = urllib3.Timeout(connect=seconds, read=seconds)
+        clone._lock = self._lock
+        return clone
+
+    def send(self, request: Request, *, provider: str | None = None) -> Response:
+        """Send ``request``; return the response whatever its status.
+
+        Raises :class:`ProviderUnavailable` for timeouts and connection errors once retries
+        are spent, and :class:`MalformedResponse` for a body over the size cap. Plain
+        ``http://`` to anything but loopback raises :class:`ValueError` before sending.
+        """
+        parts = urlsplit(request.url)
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"unsupported URL scheme {parts.scheme!r}")
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+            raise ValueError("plain http:// is only allowed to loopback addresses; use https://")
+        headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
+        headers.update(request.headers)
+        with self._lock:
+            self.requests_sent += 1
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s headers=%s",
+                request.method,
+                request.loggable_url(),
+                redact_headers(headers, request.secret_headers),
+            )
+        started = time.monotonic()
+        try:
+            raw = self.pool.urlopen(
+                request.method,
+                request.full_url,
+                headers=headers,
+                retries=self.retry,
+                timeout=self.timeout,
+                redirect=False,
+                preload_content=False,
+            )
+            try:
+                body = self._read_capped(raw, provider)
+            except BaseException:
+                raw.close()  # never hand a half-read connection back to the pool
+                raise
+            finally:
+                raw.release_conn()
+        except MaxRetryError as exc:
+            raise self._unavailable(request, provider, exc.reason or exc) from None
+        except HTTPError as exc:
+            raise self._unavailable(request, provider, exc) from None
+        elapsed = time.monotonic() - started
+        response = Response(
+            status=raw.status,
+            headers={k.lower(): v for k, v in raw.headers.items()},
+            body=body,
+            elapsed=elapsed,
+        )
+        log.debug(
+            "%s %s -> %s (%d bytes, %.1f ms)",
+            request.method,
+            request.loggable_url(),
+            response.status,
+            len(body),
+            elapsed * 1000,
+        )
+        return response
+
+    def _read_capped(self, raw: Any, provider: str | None) -> bytes:
+        declared = raw.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body:
+            raise MalformedResponse(
+                f"response body of {declared} bytes exceeds the {self.max_body}-byte cap",
+                provider=provider,
+                http_status=raw.status,
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = raw.read(65536)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > self.max_body:
+                raise MalformedResponse(
+                    f"response body exceeds the {self.max_body}-byte cap",
+                    provider=provider,
+                    http_status=raw.status,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _unavailable(
+        self, request: Request, provider: str | None, cause: BaseException
+    ) -> ProviderUnavailable:
+        reason = scrub(f"{type(cause).__name__}: {cause}", request.secrets())
+        for name in request.personal_params:
+            value = request.params.get(name)
+            if value:
+                reason = reason.replace(value, mask(value))
+                reason = reason.replace(urlencode({"v": value})[2:], mask(value))
+        log.warning("%s %s failed: %s", request.method, request.loggable_url(), reason)
+        return ProviderUnavailable(f"no answer after retries: {reason}", provider=provider)
