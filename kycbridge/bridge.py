@@ -50,9 +50,7 @@ class Bridge:
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.env: Mapping[str, str] = os.environ if env is None else env
-        self.registry = PluginRegistry(
-            plugins or (), entry_points=plugins is None, env=self.env
-        )
+        self.registry = PluginRegistry(plugins or (), entry_points=plugins is None, env=self.env)
         for hook in hooks:
             self.registry.pm.register(hook)
         self.transport = transport or Transport()

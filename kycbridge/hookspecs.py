@@ -57,9 +57,7 @@ def status_observed(report: StatusReport) -> None:
 
 
 @hookspec
-def state_changed(
-    old: KYCState | None, new: KYCState, report: StatusReport, anomaly: bool
-) -> None:
+def state_changed(old: KYCState | None, new: KYCState, report: StatusReport, anomaly: bool) -> None:
     """Called when a subject's normalized state differs from the last one observed.
 
     ``old`` is ``None`` for the first observation of a subject. ``anomaly`` is true when the

@@ -37,9 +37,7 @@ def mask(value: object) -> str:
     return f"{text[:6]}…{text[-4:]}"
 
 
-def redact_headers(
-    headers: Mapping[str, str], secret_names: Iterable[str]
-) -> dict[str, str]:
+def redact_headers(headers: Mapping[str, str], secret_names: Iterable[str]) -> dict[str, str]:
     """Copy ``headers`` with every secret header's value replaced by :data:`REDACTED`."""
     secret = {name.lower() for name in secret_names}
     return {k: (REDACTED if k.lower() in secret else v) for k, v in headers.items()}

@@ -105,6 +105,7 @@ converter = cattrs.Converter()
 converter.register_unstructure_hook(dt.datetime, _iso)
 converter.register_structure_hook(dt.datetime, _parse_iso)
 
+
 def _unstructure_report(report: StatusReport) -> dict[str, Any]:
     details = report.details
     return {

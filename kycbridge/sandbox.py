@@ -221,8 +221,8 @@ class Sandbox:
         """``http://127.0.0.1:<port>``."""
         if self._server is None:
             raise RuntimeError("the sandbox is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://{self.host}:{port}"
 
     def url(self, name: str) -> str:
         """The base URL of simulator ``name`` (what the provider's ``base_url`` should be)."""

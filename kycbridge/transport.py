@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 import attrs
 import urllib3
-from urllib3.exceptions import HTTPError, MaxRetryError
+from urllib3.exceptions import HTTPError, InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
 from ._version import __version__
@@ -110,7 +110,7 @@ class RetryPolicy(Retry):
         return policy
 
     def new(self, **kw: Any) -> RetryPolicy:  # noqa: D102 - urllib3 API
-        new: RetryPolicy = super().new(**kw)  # type: ignore[assignment]
+        new: RetryPolicy = super().new(**kw)
         new.max_backoff = self.max_backoff
         new.max_retry_after = self.max_retry_after
         new.jitter = self.jitter
@@ -124,11 +124,15 @@ class RetryPolicy(Retry):
             consecutive += 1
         if consecutive <= 1:
             return 0.0
-        backoff = min(self.max_backoff, self.backoff_factor * (2 ** (consecutive - 1)))
-        return backoff * (1 - self.jitter * random.random())
+        backoff = min(self.max_backoff, float(self.backoff_factor) * (2 ** (consecutive - 1)))
+        return float(backoff * (1 - self.jitter * random.random()))
 
     def parse_retry_after(self, retry_after: str) -> float:  # noqa: D102 - urllib3 API
-        return min(float(super().parse_retry_after(retry_after)), self.max_retry_after)
+        try:
+            seconds = float(super().parse_retry_after(retry_after))
+        except InvalidHeader:
+            return 0.0  # an unreadable Retry-After: fall back to backoff
+        return min(seconds, self.max_retry_after)
 
 
 @attrs.frozen
@@ -161,9 +165,7 @@ class Request:
         """The URL with personal query values masked."""
         if not self.params:
             return self.url
-        shown = {
-            k: (mask(v) if k in self.personal_params else v) for k, v in self.params.items()
-        }
+        shown = {k: (mask(v) if k in self.personal_params else v) for k, v in self.params.items()}
         return f"{self.url}?{urlencode(shown)}"
 
 
@@ -276,7 +278,8 @@ class Transport:
             raise ValueError(f"unsupported URL scheme {parts.scheme!r}")
         if parts.scheme == "http" and not is_loopback_host(parts.hostname):
             raise ValueError("plain http:// is only allowed to loopback addresses; use https://")
-        headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
+        headers = dict(getattr(self.pool, "headers", None) or {})  # an app pool's own headers
+        headers.update({"User-Agent": self.user_agent, "Accept": "application/json"})
         headers.update(request.headers)
         with self._lock:
             self.requests_sent += 1
