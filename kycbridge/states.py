@@ -62,32 +62,23 @@ FINAL_STATES: frozenset[KYCState] = frozenset(
 """States in which a verification has reached its outcome."""
 
 _S = KYCState
-_RANK: Mapping[KYCState, int] = {
-    _S.NOT_STARTED: 0,
-    _S.IN_PROGRESS: 1,
-    _S.ACTION_REQUIRED: 1,
-    _S.SUBMITTED: 2,
-    _S.IN_REVIEW: 3,
-}
-_NEW_ATTEMPT = frozenset(
+_NON_FINAL = frozenset(
     {_S.NOT_STARTED, _S.IN_PROGRESS, _S.ACTION_REQUIRED, _S.SUBMITTED, _S.IN_REVIEW}
 )
 
 
 def _build_transitions() -> dict[KYCState, frozenset[KYCState]]:
     table: dict[KYCState, frozenset[KYCState]] = {}
-    for state, rank in _RANK.items():
-        # Forward jumps are normal (polling skips states); the provider may ask for more at
-        # any point before an outcome; any outcome may follow.
-        forward = {other for other, r in _RANK.items() if r >= rank and other is not state}
-        table[state] = frozenset(forward | {_S.ACTION_REQUIRED} | FINAL_STATES) - {state}
+    for state in _NON_FINAL:
+        # Before an outcome anything may follow but a return to not_started: polling skips
+        # states, and a resubmission cycle (through action_required) can pass unseen.
+        table[state] = frozenset(KYCState) - {state, _S.NOT_STARTED}
+    table[_S.NOT_STARTED] = frozenset(KYCState) - {_S.NOT_STARTED}
     for state in FINAL_STATES:
-        # An outcome may be followed by a new attempt, never directly by another outcome...
-        table[state] = _NEW_ATTEMPT
+        # An outcome may be followed by a new attempt, not directly by another outcome...
+        table[state] = _NON_FINAL | {_S.UNKNOWN}
     # ...except that an approval can go stale.
-    table[_S.APPROVED] = _NEW_ATTEMPT | {_S.EXPIRED}
-    for state in list(table):
-        table[state] = table[state] | {_S.UNKNOWN}
+    table[_S.APPROVED] = table[_S.APPROVED] | {_S.EXPIRED}
     table[_S.UNKNOWN] = frozenset(KYCState) - {_S.UNKNOWN}
     return table
 

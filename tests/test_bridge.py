@@ -126,7 +126,7 @@ class Recorder:
 
 
 def test_event_hooks_and_anomalies(toy_sandbox, toy_sim):
-    toy_sim.scripts["s"] = ["NEW", "NEW", "REVIEW", "WORKING", "OK"]
+    toy_sim.scripts["s"] = ["NEW", "NEW", "REVIEW", "NEW", "OK"]
     recorder = Recorder()
     with Bridge([toy_plugin], settings=toy_sandbox.settings(), hooks=[recorder], env={}) as bridge:
         reports = [bridge.status("toy", subject="s", token=TOY_TOKEN) for _ in range(5)]
@@ -135,14 +135,14 @@ def test_event_hooks_and_anomalies(toy_sandbox, toy_sim):
         S.NOT_STARTED,
         S.NOT_STARTED,
         S.IN_REVIEW,
-        S.IN_PROGRESS,
+        S.NOT_STARTED,
         S.APPROVED,
     ]
     assert recorder.changes == [
         (None, S.NOT_STARTED, False, False),
         (S.NOT_STARTED, S.IN_REVIEW, False, False),
-        (S.IN_REVIEW, S.IN_PROGRESS, True, True),  # backwards: reported, not dropped
-        (S.IN_PROGRESS, S.APPROVED, False, False),
+        (S.IN_REVIEW, S.NOT_STARTED, True, True),  # backwards: reported, not dropped
+        (S.NOT_STARTED, S.APPROVED, False, False),
     ]
     assert [r.anomaly for r in reports] == [False, False, False, True, False]
 

@@ -51,7 +51,10 @@ def test_documented_expectations():
     assert is_expected(S.APPROVED, S.EXPIRED)
     # anomalies: going backwards, or one outcome straight to another
     assert not is_expected(S.IN_REVIEW, S.NOT_STARTED)
-    assert not is_expected(S.SUBMITTED, S.IN_PROGRESS)
+    assert not is_expected(S.SUBMITTED, S.NOT_STARTED)
+    assert not is_expected(S.IN_PROGRESS, S.NOT_STARTED)
+    # a resubmission cycle may be skipped over by polling
+    assert is_expected(S.IN_REVIEW, S.SUBMITTED)
     assert not is_expected(S.APPROVED, S.REJECTED)
     assert not is_expected(S.REJECTED, S.APPROVED)
     # unknown tells nothing about order

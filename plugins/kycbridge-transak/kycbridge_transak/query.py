@@ -1,8 +1,9 @@
 """The Transak query and settings: what to ask, and how to reach Transak.
 
 :class:`TransakQuery` is one status question, :class:`TransakSettings` the connection; both
-are validated on construction. Validation messages name the field and the rule, never the value: a token or an email must not
-end up in a traceback or a log line because it was mistyped.
+are validated on construction. Validation messages name the field and the rule, never the
+value: a token or an email must not end up in a traceback or a log line because it was
+mistyped.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
+
 import kycbridge
 from kycbridge.redact import mask
 
@@ -47,6 +49,7 @@ _EMAIL = re.compile(
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
     r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 )
+
 
 def _require_str(attribute: attrs.Attribute[Any], value: object) -> str:
     if not isinstance(value, str):

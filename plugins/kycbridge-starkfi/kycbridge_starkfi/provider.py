@@ -1,0 +1,112 @@
+"""The StarkFi provider: ``GET {base_url}/kyc/status?email=...`` (or ``?wallet=...``).
+
+The data lives next door: the query and settings in :mod:`.query`, the status words and the
+normalization rules in :mod:`.mapping`, the typed details in :mod:`.details`, the error table
+in :mod:`.errors`. This class wires them into :class:`kycbridge.HTTPStatusProvider`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from kycbridge import (
+    HTTPStatusProvider,
+    InvalidQuery,
+    KYCBridgeError,
+    KYCState,
+    MalformedResponse,
+    Parsed,
+    Request,
+    StatusMap,
+)
+from kycbridge.transport import Response
+
+from .details import StarkFiDetails, parse_details
+from .errors import error_for, is_json_type, mask_personal
+from .mapping import STATUS_MAP, normalize, raw_status_of
+from .query import API_KEY_ENV, StarkFiQuery, StarkFiSettings
+
+__all__ = ["RATE_LIMIT", "STATUS_PATH", "StarkFiProvider"]
+
+STATUS_PATH = "/kyc/status"
+"""The status endpoint, below the base URL."""
+
+RATE_LIMIT = 10.0
+"""StarkFi's documented limit: 10 requests/s (and 600/min) per API key."""
+
+
+class StarkFiProvider(HTTPStatusProvider):
+    """KYC status of a StarkFi user, asked by email or by wallet.
+
+    >>> StarkFiProvider().normalize({"approved": False, "session_status": "In Review"})
+    <KYCState.IN_REVIEW: 'in_review'>
+    """
+
+    name: ClassVar[str] = "starkfi"
+    query_type: ClassVar[type[Any]] = StarkFiQuery
+    settings_type: ClassVar[type[Any]] = StarkFiSettings
+    details_type: ClassVar[type[Any]] = StarkFiDetails
+    status_map: ClassVar[StatusMap] = STATUS_MAP
+    rate_limit: ClassVar[float | None] = RATE_LIMIT
+
+    def normalize(self, raw: Any) -> KYCState:
+        """The state of a StarkFi ``data`` object (see :func:`kycbridge_starkfi.mapping.normalize`)."""
+        return normalize(raw)
+
+    def build_request(self, query: StarkFiQuery, settings: StarkFiSettings) -> Request:
+        """``GET {base_url}/kyc/status`` with the one subject parameter and ``x-api-key``.
+
+        Raises :class:`kycbridge.InvalidQuery` when no API key is configured: nothing is sent.
+        """
+        if not settings.api_key:
+            raise InvalidQuery(
+                f"StarkFi needs an API key: set {API_KEY_ENV} or the api_key setting",
+                provider=self.name,
+            )
+        name, value = query.param
+        return Request(
+            url=settings.url(STATUS_PATH),
+            params={name: value},
+            headers={"x-api-key": settings.api_key},
+            method="GET",
+            secret_headers=frozenset({"x-api-key"}),
+            personal_params=frozenset({"email", "wallet"}),
+        )
+
+    def parse(self, payload: Any, response: Response) -> Parsed:
+        """Read a 2xx answer: StarkFi's envelope with ``success: true`` and a ``data`` object.
+
+        ``raw_status`` is ``data.session_status`` when present, else ``data.status``.
+        Raises :class:`kycbridge.MalformedResponse` for any other shape.
+        """
+        def malformed(why: str) -> MalformedResponse:
+            return MalformedResponse(
+                f"{why}: {mask_personal(response.excerpt())!r}",
+                provider=self.name,
+                http_status=response.status,
+            )
+
+        if not is_json_type(response.content_type):
+            shown = response.content_type or "no content type"
+            raise malformed(f"answer served as {shown}, not application/json")
+        if not isinstance(payload, dict):
+            raise malformed("answer is not a JSON object")
+        if "success" in payload and payload["success"] is not True:
+            raise malformed("envelope says success is not true")
+        data = payload.get("data")
+        if not isinstance(data, dict):
+            raise malformed("envelope has no data object")
+        try:
+            details = parse_details(data)
+        except MalformedResponse as exc:
+            raise malformed(exc.message) from None
+        return Parsed(
+            state=normalize(data),
+            raw_status=raw_status_of(data),
+            details=details,
+            blocklisted=details.is_blocklisted is True,
+        )
+
+    def error_for(self, response: Response) -> KYCBridgeError:
+        """The error for a non-2xx answer (see :mod:`kycbridge_starkfi.errors`)."""
+        return error_for(response, provider=self.name)

@@ -1,0 +1,78 @@
+"""kycbridge-transak: Transak's id-proof KYC status for kycbridge, and its sandbox simulator.
+
+Installed, this module is the ``transak`` entry point of the ``kycbridge`` group. Importing it
+is cheap: the provider and the simulator are imported when kycbridge asks for them (or when
+one of the names below is first used).
+
+Where things are: the status words in :mod:`kycbridge_transak.mapping`, the error rules in
+:mod:`kycbridge_transak.errors`, the query and settings in :mod:`kycbridge_transak.query`,
+the request and payload in :mod:`kycbridge_transak.provider`, the scripted sandbox runs in
+:mod:`kycbridge_transak.simulator`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import kycbridge
+
+if TYPE_CHECKING:
+    from .mapping import STATUS_MAP
+    from .provider import TransakDetails, TransakProvider
+    from .query import TransakQuery, TransakSettings
+    from .simulator import SANDBOX_ACCESS_TOKEN, SANDBOX_PARTNER_TOKEN, TransakSimulator
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SANDBOX_ACCESS_TOKEN",
+    "SANDBOX_PARTNER_TOKEN",
+    "STATUS_MAP",
+    "TransakDetails",
+    "TransakProvider",
+    "TransakQuery",
+    "TransakSettings",
+    "TransakSimulator",
+    "__version__",
+    "register_providers",
+    "register_simulators",
+]
+
+_LAZY = {
+    "STATUS_MAP": ".mapping",
+    "TransakDetails": ".provider",
+    "TransakProvider": ".provider",
+    "TransakQuery": ".query",
+    "TransakSettings": ".query",
+    "SANDBOX_ACCESS_TOKEN": ".simulator",
+    "SANDBOX_PARTNER_TOKEN": ".simulator",
+    "TransakSimulator": ".simulator",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public names on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+@kycbridge.hookimpl
+def register_providers(register: Callable[[Any], None]) -> None:
+    """Register the ``transak`` provider."""
+    from .provider import TransakProvider
+
+    register(TransakProvider())
+
+
+@kycbridge.hookimpl
+def register_simulators(register: Callable[[Any], None]) -> None:
+    """Register the Transak sandbox simulator."""
+    from .simulator import TransakSimulator
+
+    register(TransakSimulator())

@@ -1,0 +1,102 @@
+"""The Transak provider: ``GET /api/v2/kyc/id-proof-status`` of the whitelabel API.
+
+The request, the 200 payload and the details live here; the status words are in
+:mod:`kycbridge_transak.mapping` and the error rules in :mod:`kycbridge_transak.errors`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, NoReturn
+
+import attrs
+
+from kycbridge import HTTPStatusProvider, KYCBridgeError, MalformedResponse, Parsed, Request
+from kycbridge.transport import Response
+
+from .errors import error_for, is_json_type
+from .mapping import STATUS_MAP
+from .query import TransakQuery, TransakSettings
+
+__all__ = ["ID_PROOF_STATUS_PATH", "TransakDetails", "TransakProvider"]
+
+ID_PROOF_STATUS_PATH = "/api/v2/kyc/id-proof-status"
+"""The endpoint's path below the base URL."""
+
+
+@attrs.frozen(kw_only=True)
+class TransakDetails:
+    """What a Transak report carries besides the state."""
+
+    status: str
+    """The raw ``data.status`` word, exactly as received."""
+    kyc_type: str | None = None
+    """``data.kycType`` (``SIMPLE``, ``STANDARD``, ``ENHANCED``...), ``None`` while unset."""
+
+
+class TransakProvider(HTTPStatusProvider):
+    """Transak's id-proof (Onfido document step) KYC status, normalized.
+
+    ``NOT_SUBMITTED`` is ``not_started`` and ``SUBMITTED`` is ``submitted`` (the document step
+    is done; that is not an approval). No rate limit is documented.
+    """
+
+    name: ClassVar[str] = "transak"
+    query_type: ClassVar[type[Any]] = TransakQuery
+    settings_type: ClassVar[type[Any]] = TransakSettings
+    details_type: ClassVar[type[Any]] = TransakDetails
+    status_map = STATUS_MAP
+    rate_limit: ClassVar[float | None] = None
+
+    def build_request(self, query: TransakQuery, settings: TransakSettings) -> Request:
+        """``GET {base}/api/v2/kyc/id-proof-status?workFlowRunId=...`` with its headers.
+
+        ``authorization`` always; ``x-user-identifier`` when the query has an email and
+        ``x-access-token`` when the settings have a partner token. All three are kept out of
+        logs (the email is personal data; the transport only knows how to hide headers
+        entirely). The workflow run id is masked in logged URLs.
+        """
+        headers = {"authorization": query.access_token}
+        if query.user_identifier is not None:
+            headers["x-user-identifier"] = query.user_identifier
+        if settings.partner_access_token is not None:
+            headers["x-access-token"] = settings.partner_access_token
+        return Request(
+            url=settings.url + ID_PROOF_STATUS_PATH,
+            params={"workFlowRunId": query.work_flow_run_id},
+            headers=headers,
+            secret_headers=frozenset({"authorization", "x-access-token", "x-user-identifier"}),
+            personal_params=frozenset({"workFlowRunId"}),
+        )
+
+    def parse(self, payload: Any, response: Response) -> Parsed:
+        """Read ``{"data": {"status": str, "kycType": str | null}}``; extra keys are ignored.
+
+        A missing ``kycType`` is read as ``null``. Raises :class:`~kycbridge.MalformedResponse`
+        for a non-JSON content type or any other shape.
+        """
+        if not is_json_type(response.content_type):
+            media = response.content_type or "no content type"
+            self._malformed(f"expected application/json, got {media}", response)
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, dict):
+            self._malformed("'data' is missing or not an object", response)
+        status = data.get("status")
+        if not isinstance(status, str):
+            self._malformed("'data.status' is missing or not a string", response)
+        kyc_type = data.get("kycType")
+        if kyc_type is not None and not isinstance(kyc_type, str):
+            self._malformed("'data.kycType' is neither a string nor null", response)
+        return Parsed(
+            state=self.normalize(status),
+            raw_status=status,
+            details=TransakDetails(status=status, kyc_type=kyc_type),
+        )
+
+    def error_for(self, response: Response) -> KYCBridgeError:
+        """The error for a non-2xx answer: see :mod:`kycbridge_transak.errors`."""
+        return error_for(response)
+
+    def _malformed(self, reason: str, response: Response) -> NoReturn:
+        raise MalformedResponse(
+            f"{reason}: {response.excerpt()!r}", provider=self.name, http_status=response.status
+        )
