@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 import attrs
 import urllib3
-from urllib3.exceptions import HTTPError, InvalidHeader, MaxRetryError
+from urllib3.exceptions import HTTPError, InvalidHeader, MaxRetryError, ProtocolError
 from urllib3.util.retry import Retry
 
 from ._version import __version__
@@ -351,7 +351,13 @@ class Transport:
                     http_status=raw.status,
                 )
             chunks.append(chunk)
-        return b"".join(chunks)
+        body = b"".join(chunks)
+        encoded = raw.headers.get("content-encoding", "identity") != "identity"
+        if declared and declared.isdigit() and not encoded and len(body) < int(declared):
+            # urllib3 1.26 does not enforce Content-Length: a body cut short is a dropped
+            # connection, whichever version is installed.
+            raise ProtocolError(f"connection dropped after {len(body)} of {declared} bytes")
+        return body
 
     def _unavailable(
         self, request: Request, provider: str | None, cause: BaseException
