@@ -138,6 +138,7 @@ class PluginRegistry:
         self._providers: dict[str, ProviderInfo] = {}
         self._conflicts: dict[str, list[str | None]] = {}
         self._simulators: dict[str, SimulatorInfo] = {}
+        self._simulators_loaded = False
 
     # -- loading -------------------------------------------------------------------------
     def load(self) -> None:
@@ -150,7 +151,6 @@ class PluginRegistry:
             if self._use_entry_points:
                 self._load_entry_points()
             self._collect("register_providers", self._add_provider)
-            self._collect("register_simulators", self._add_simulator)
             self._loaded = True
 
     def _allowed(self, dist: str | None) -> bool:
@@ -243,8 +243,12 @@ class PluginRegistry:
         return dict(self._conflicts)
 
     def simulators(self) -> list[SimulatorInfo]:
-        """Every registered sandbox simulator, by name."""
+        """Every registered sandbox simulator, by name (collected on first call only)."""
         self.load()
+        with self._lock:
+            if not self._simulators_loaded:
+                self._collect("register_simulators", self._add_simulator)
+                self._simulators_loaded = True
         return [self._simulators[name] for name in sorted(self._simulators)]
 
     def get(self, name: str) -> KYCStatusProvider:

@@ -43,18 +43,29 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 class KYCStatusProvider(Protocol):
     """What kycbridge needs of a provider. Register one through ``register_providers``."""
 
-    name: str
-    """Unique lowercase name: ``transak``, ``starkfi``."""
-    query_type: type[Any]
-    """attrs class of one status question; raises ``ValueError``/``TypeError`` when invalid."""
-    settings_type: type[Any]
-    """attrs class of settings, every field with a default; env can override each."""
-    details_type: type[Any]
-    """attrs class of provider-specific details put on reports."""
-    status_map: StatusMap
-    """The documented raw words and their states (printed by docs and the CLI)."""
-    rate_limit: float | None
-    """Most requests per second the provider allows per key, or ``None``."""
+    @property
+    def name(self) -> str:
+        """Unique lowercase name: ``transak``, ``starkfi``."""
+
+    @property
+    def query_type(self) -> type[Any]:
+        """Attrs class of one status question; raises ``ValueError``/``TypeError`` when invalid."""
+
+    @property
+    def settings_type(self) -> type[Any]:
+        """Attrs class of settings, every field with a default; env can override each."""
+
+    @property
+    def details_type(self) -> type[Any]:
+        """Attrs class of provider-specific details put on reports."""
+
+    @property
+    def status_map(self) -> StatusMap:
+        """The documented raw words and their states (printed by docs and the CLI)."""
+
+    @property
+    def rate_limit(self) -> float | None:
+        """Most requests per second the provider allows per key, or ``None``."""
 
     def subject(self, query: Any) -> str | None:
         """Whom ``query`` is about (email, wallet, id): shown masked in reprs and logs."""
@@ -138,6 +149,8 @@ class HTTPStatusProvider:
             exc.message = scrub(exc.message, secrets)
             if exc.provider_message:
                 exc.provider_message = scrub(exc.provider_message, secrets)
+            if exc.provider_code:
+                exc.provider_code = scrub(exc.provider_code, secrets)
             exc.provider = exc.provider or self.name
             raise
         return StatusReport(

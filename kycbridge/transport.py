@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, unquote_plus, urlencode, urlsplit
 
 import attrs
 import urllib3
@@ -65,6 +65,47 @@ def is_loopback_host(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class _PersonalParamFilter(logging.Filter):
+    """Masks personal query values (``email=…``) in urllib3's own log lines.
+
+    urllib3 logs request URLs (at DEBUG, and in its "Retrying" warnings). The transport
+    registers the names of personal query parameters it sends; this filter, attached to
+    urllib3's loggers, masks their values there. Other parameters are left alone.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._names: frozenset[str] = frozenset()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, names: frozenset[str]) -> None:
+        if names <= self._names:
+            return
+        with self._lock:
+            self._names = self._names | names
+            alternatives = "|".join(sorted(re.escape(n) for n in self._names))
+            self._pattern = re.compile(rf"([?&](?:{alternatives})=)([^&\s\"']+)")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        pattern = self._pattern
+        if pattern is None:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is not ours to fix
+            return True
+        masked = pattern.sub(lambda m: m.group(1) + quote(mask(unquote_plus(m.group(2)))), message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
+_PERSONAL_FILTER = _PersonalParamFilter()
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager"):
+    logging.getLogger(_name).addFilter(_PERSONAL_FILTER)
 
 
 class RetryPolicy(Retry):
@@ -283,6 +324,8 @@ class Transport:
         headers.update(request.headers)
         with self._lock:
             self.requests_sent += 1
+        if request.personal_params:
+            _PERSONAL_FILTER.add(request.personal_params)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s headers=%s",
