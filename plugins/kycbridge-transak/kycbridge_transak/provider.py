@@ -10,7 +10,13 @@ from typing import Any, ClassVar, NoReturn
 
 import attrs
 
-from kycbridge import HTTPStatusProvider, KYCBridgeError, MalformedResponse, Parsed, Request
+from kycbridge import (
+    HTTPStatusProvider,
+    KYCBridgeError,
+    MalformedResponse,
+    Parsed,
+    Request,
+)
 from kycbridge.transport import Response
 
 from .errors import error_for, is_json_type
