@@ -133,7 +133,7 @@ class Bridge:
             report = provider.fetch(query, settings, transport or self.transport)
         except RateLimited as exc:
             if limiter is not None and exc.retry_after:
-                limiter.defer(exc.retry_after)
+                limiter.defer(min(exc.retry_after, self.transport.retry.max_retry_after))
             raise
         return self.observe(report)
 

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
-import cattrs
 
 from .errors import InvalidQuery, KYCBridgeError, MalformedResponse
 from .mapping import StatusMap
@@ -138,7 +137,7 @@ class HTTPStatusProvider:
                 parsed = self.parse(payload, response)
             except KYCBridgeError:
                 raise
-            except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+            except Exception as exc:  # any JSON must give a report or a typed error
                 raise MalformedResponse(
                     f"unexpected payload shape ({type(exc).__name__}): {response.excerpt()!r}",
                     provider=self.name,

@@ -10,7 +10,7 @@ __all__ = ["RateLimiter"]
 
 
 class RateLimiter:
-    """Spaces calls at least ``1 / rate`` seconds apart, across every thread that shares it.
+    """Spaces calls ``1.02 / rate`` seconds apart, across every thread that shares it.
 
     A strict spacing (no bursts) keeps any one-second window at ``rate`` calls or fewer,
     which is what a "N requests per second" limit on the provider's side counts.
@@ -26,7 +26,8 @@ class RateLimiter:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
-        self.interval = 1.0 / rate
+        # 2% under the documented rate: a provider's sliding window never sees rate + 1.
+        self.interval = 1.02 / rate
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()

@@ -175,6 +175,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.send_response(response.status)
+        if response.status in (204, 304) or response.status < 200:
+            self.end_headers()  # these statuses carry no body
+            return
         if response.content_type:
             self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
 import random
 import re
 import threading
@@ -247,9 +248,12 @@ class Response:
         """The ``Retry-After`` header in seconds, when it is a number of seconds."""
         value = self.headers.get("retry-after")
         try:
-            return max(0.0, float(value)) if value is not None else None
+            seconds = float(value) if value is not None else None
         except ValueError:
             return None
+        if seconds is None or not math.isfinite(seconds):
+            return None
+        return max(0.0, seconds)
 
 
 class Transport:

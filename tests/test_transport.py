@@ -247,3 +247,17 @@ def test_bad_construction():
         Transport(read_timeout=0)
     with pytest.raises(ValueError):
         Transport(max_body=0)
+
+
+def test_bodiless_statuses_keep_the_connection_usable(server, replay):
+    replay.push(SimResponse(204, b"ignored"), ok())
+    transport = fast()
+    first = transport.send(req(server))
+    assert (first.status, first.body) == (204, b"")
+    assert transport.send(req(server)).status == 200
+
+
+def test_retry_after_must_be_finite(server, replay):
+    replay.push(SimResponse.json(429, {}, headers={"Retry-After": "inf"}))
+    response = fast(retries=0).send(req(server))
+    assert response.retry_after() is None
