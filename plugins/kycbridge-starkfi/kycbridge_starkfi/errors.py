@@ -35,11 +35,13 @@ from kycbridge.transport import Response
 
 __all__ = [
     "ERROR_TABLE",
+    "MAX_RETRY_AFTER",
     "error_class",
     "error_for",
     "error_payload",
     "is_json_type",
     "mask_personal",
+    "retry_after",
     "status_based",
 ]
 
@@ -86,8 +88,10 @@ def error_class(status: int) -> type[KYCBridgeError]:
 
 
 def is_json_type(content_type: str) -> bool:
-    """Whether a (lowercase, parameter-less) media type is JSON (``application/json``,
-    ``application/problem+json``...)."""
+    """Whether a lowercase, parameter-less media type is JSON.
+
+    ``application/json`` and the ``+json`` types (``application/problem+json``) are.
+    """
     return content_type == "application/json" or (
         content_type.startswith("application/") and content_type.endswith("+json")
     )
@@ -123,6 +127,22 @@ def _text(value: object, limit: int = 300) -> str | None:
         value = " ".join(value.split())
         return mask_personal(value if len(value) <= limit else value[:limit] + "…")
     return None
+
+
+MAX_RETRY_AFTER = 60.0
+"""Longest ``Retry-After`` put on an error, in seconds (StarkFi's longest window is a minute).
+
+A larger, infinite or absurd value from a proxy would otherwise hold the Bridge's shared
+rate limiter back for that long.
+"""
+
+
+def retry_after(response: Response) -> float | None:
+    """The answer's ``Retry-After`` in seconds, capped at :data:`MAX_RETRY_AFTER`."""
+    value = response.retry_after()
+    if value is None or value != value:  # absent or NaN
+        return None
+    return min(value, MAX_RETRY_AFTER)
 
 
 def error_for(response: Response, *, provider: str = "starkfi") -> KYCBridgeError:
@@ -162,5 +182,5 @@ def error_for(response: Response, *, provider: str = "starkfi") -> KYCBridgeErro
         http_status=status,
         provider_code=code,
         provider_message=message,
-        retry_after=response.retry_after(),
+        retry_after=retry_after(response),
     )

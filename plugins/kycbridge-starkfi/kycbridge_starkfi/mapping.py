@@ -127,11 +127,11 @@ def normalize(raw: object) -> KYCState:
 
 
 def raw_status_of(raw: object) -> str | None:
-    """The raw status word kept on a report: ``session_status`` when it is a non-blank
-    string, else ``status`` when it is one, else ``None``.
+    """The raw status word kept on a report.
 
-    The session word is preferred because it is the finer-grained of the two (``status``
-    is ``pending`` for most of a verification).
+    That is ``session_status`` when it is a non-blank string, else ``status`` when it is
+    one, else ``None``. The session word is preferred because it is the finer-grained of
+    the two (``status`` is ``pending`` for most of a verification).
     """
     if not isinstance(raw, Mapping):
         return None

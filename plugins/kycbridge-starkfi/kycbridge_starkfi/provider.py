@@ -50,7 +50,7 @@ class StarkFiProvider(HTTPStatusProvider):
     rate_limit: ClassVar[float | None] = RATE_LIMIT
 
     def normalize(self, raw: Any) -> KYCState:
-        """The state of a StarkFi ``data`` object (see :func:`kycbridge_starkfi.mapping.normalize`)."""
+        """The state of a StarkFi ``data`` object (:func:`.mapping.normalize`)."""
         return normalize(raw)
 
     def build_request(self, query: StarkFiQuery, settings: StarkFiSettings) -> Request:

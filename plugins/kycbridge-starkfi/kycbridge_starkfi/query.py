@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
+
 from kycbridge import secret
 from kycbridge.redact import mask
 
@@ -178,8 +179,10 @@ def _validate_base_url(_: Any, attribute: attrs.Attribute[Any], value: str) -> N
 
 @attrs.frozen
 class StarkFiSettings:
-    """How to reach StarkFi. Every field has a default; env ``KYCBRIDGE_STARKFI_<FIELD>``
-    overrides it, and :class:`kycbridge.Bridge` settings override env.
+    """How to reach StarkFi.
+
+    Every field has a default; env ``KYCBRIDGE_STARKFI_<FIELD>`` overrides it, and
+    :class:`kycbridge.Bridge` settings override env.
     """
 
     api_key: str | None = secret(

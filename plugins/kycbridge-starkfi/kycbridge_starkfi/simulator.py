@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
+
 from kycbridge.sandbox import Scenario, SimRequest, SimResponse
 
 __all__ = [
@@ -32,8 +33,8 @@ __all__ = [
     "SANDBOX_DOMAIN",
     "SCENARIOS",
     "SOLANA_WALLET",
-    "Step",
     "StarkFiSimulator",
+    "Step",
 ]
 
 SANDBOX_API_KEY = "sk_sandbox_starkfi"
@@ -397,7 +398,7 @@ class StarkFiSimulator:
         *,
         rate_limit: float | None = 10.0,
         latency: float = 0.0,
-        tolerance: float = 0.05,
+        tolerance: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if rate_limit is not None and rate_limit <= 0:
