@@ -20,6 +20,7 @@ from .errors import (
     RateLimited,
     RequestRejected,
     SubjectNotFound,
+    WatchTimeout,
 )
 from .hookspecs import hookimpl
 from .mapping import StatusMap
@@ -55,6 +56,7 @@ __all__ = [
     "SubjectNotFound",
     "Transition",
     "Transport",
+    "WatchTimeout",
     "__version__",
     "hookimpl",
     "report_from_dict",

@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
+from . import scaffold
 from ._version import __version__
 from .bridge import Bridge
 from .errors import InvalidQuery, KYCBridgeError
@@ -47,7 +48,7 @@ def _key_value(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
-def _add_call_options(p: argparse.ArgumentParser) -> None:
+def _add_call_options(p: argparse.ArgumentParser, *, timeout_flag: str = "--timeout") -> None:
     p.add_argument("provider", help="provider name (see `kycbridge providers`)")
     p.add_argument(
         "-p",
@@ -70,7 +71,9 @@ def _add_call_options(p: argparse.ArgumentParser) -> None:
         help="a provider setting (prefer env KYCBRIDGE_<PROVIDER>_<SETTING> for secrets)",
     )
     p.add_argument("--base-url", help="send requests here instead (e.g. the sandbox)")
-    p.add_argument("--timeout", type=float, help="connect and read timeout, in seconds")
+    p.add_argument(
+        timeout_flag, dest="timeout", type=float, help="connect and read timeout, in seconds"
+    )
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
 
 
@@ -91,9 +94,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", metavar="FILE", help="JSON lines of queries ('-': stdin)")
     p.add_argument("--workers", type=int, default=8, help="concurrent workers with --input")
 
+    p = sub.add_parser("watch", help="poll a subject until a final (or chosen) state")
+    _add_call_options(p, timeout_flag="--request-timeout")
+    p.add_argument(
+        "--until",
+        metavar="STATE[,STATE...]",
+        help="stop at these states (default: the final ones: approved, rejected, ...)",
+    )
+    p.add_argument("--interval", type=float, metavar="S", help="first wait between polls")
+    p.add_argument("--max-interval", type=float, metavar="S", help="longest wait between polls")
+    p.add_argument(
+        "--timeout",
+        dest="watch_timeout",
+        type=float,
+        metavar="S",
+        help="give up after S seconds (exit 8); default: no limit",
+    )
+
+    p = sub.add_parser("demo", help="watch the sandbox's demo scenarios to their outcomes")
+    p.add_argument("--json", action="store_true", help="print JSON lines on stdout")
+
     p = sub.add_parser("sandbox", help="serve the installed simulators on loopback")
     p.add_argument("--port", type=int, default=0, help="port (default: any free one)")
     p.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    scaffold.add_parser(sub)
     return parser
 
 
@@ -125,13 +149,13 @@ def _fail(exc: KYCBridgeError, args: argparse.Namespace, out: IO[str], err: IO[s
 
 # -- commands -----------------------------------------------------------------------------
 def _make_bridge(args: argparse.Namespace, bridge: Bridge | None) -> Bridge:
-    if bridge is not None:
-        if getattr(args, "timeout", None):
-            bridge.transport = bridge.transport.with_timeout(args.timeout)
-        return bridge
     timeout = getattr(args, "timeout", None)
     if timeout is not None and timeout <= 0:
-        raise InvalidQuery("--timeout must be positive")
+        raise InvalidQuery("the request timeout must be positive")
+    if bridge is not None:
+        if timeout:  # the injected bridge's pool is kept; only the timeouts change
+            bridge.transport = bridge.transport.with_timeout(timeout)
+        return bridge
     transport = Transport(connect_timeout=timeout, read_timeout=timeout) if timeout else None
     return Bridge(transport=transport)
 
@@ -198,6 +222,20 @@ def cmd_status(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: IO[s
     return EXIT_OK
 
 
+def cmd_watch(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: IO[str]) -> int:
+    """``kycbridge watch``: see :func:`kycbridge.watch.run_watch_cli`."""
+    from .watch import run_watch_cli
+
+    return run_watch_cli(args, bridge, out, err)
+
+
+def cmd_demo(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: IO[str]) -> int:
+    """``kycbridge demo``: see :func:`kycbridge.demo.run_demo_cli`."""
+    from .demo import run_demo_cli
+
+    return run_demo_cli(args, bridge, out, err)
+
+
 def cmd_sandbox(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: IO[str]) -> int:
     """``kycbridge sandbox``: serve until interrupted."""
     from .sandbox import Sandbox
@@ -224,6 +262,8 @@ def cmd_sandbox(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: IO[
 COMMANDS: dict[str, Callable[[argparse.Namespace, Bridge, IO[str], IO[str]], int]] = {
     "providers": cmd_providers,
     "status": cmd_status,
+    "watch": cmd_watch,
+    "demo": cmd_demo,
     "sandbox": cmd_sandbox,
 }
 
@@ -243,6 +283,8 @@ def main(
     if args.command is None:
         parser.print_help(out)
         return EXIT_USAGE
+    if args.command == "new-provider":
+        return scaffold.run(args, out, err)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=err)
     try:

@@ -8,7 +8,10 @@ through :func:`kycbridge.redact.scrub` before they are stored.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from .report import StatusReport
 
 __all__ = [
     "AuthenticationError",
@@ -23,6 +26,7 @@ __all__ = [
     "RateLimited",
     "RequestRejected",
     "SubjectNotFound",
+    "WatchTimeout",
 ]
 
 
@@ -147,3 +151,38 @@ class PluginBroken(PluginError):
     """An installed plugin failed to import or to register its providers."""
 
     kind = "plugin_broken"
+
+
+class WatchTimeout(KYCBridgeError):
+    """The watch's timeout passed before the subject reached a target state.
+
+    ``report`` is the last report observed (``None`` if none was), ``last_error`` the
+    transient error the last poll failed with (``None`` if it succeeded), ``polls`` the
+    number of calls made.
+    """
+
+    exit_code = 8
+    kind = "timeout"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        report: StatusReport | None = None,
+        last_error: KYCBridgeError | None = None,
+        polls: int = 0,
+    ) -> None:
+        super().__init__(message, provider=provider)
+        self.report = report
+        self.last_error = last_error
+        self.polls = polls
+
+    def to_dict(self) -> dict[str, Any]:
+        """The base JSON form plus the last state, raw status, error kind and poll count."""
+        data = super().to_dict()
+        data["last_state"] = self.report.state.value if self.report else None
+        data["last_raw_status"] = self.report.raw_status if self.report else None
+        data["last_error"] = self.last_error.kind if self.last_error else None
+        data["polls"] = self.polls
+        return data

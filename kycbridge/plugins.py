@@ -105,7 +105,7 @@ def _check_provider(provider: Any) -> None:
     ]
     if missing:
         raise TypeError(f"{provider!r} is not a KYCStatusProvider: it lacks {missing}")
-    if not isinstance(provider.name, str) or not NAME_PATTERN.match(provider.name):
+    if not isinstance(provider.name, str) or not NAME_PATTERN.fullmatch(provider.name):
         raise ValueError(f"invalid provider name {provider.name!r} (want {NAME_PATTERN.pattern})")
     if not attrs.has(provider.query_type) or not attrs.has(provider.settings_type):
         raise TypeError(f"provider {provider.name!r}: query_type and settings_type must be attrs")

@@ -224,9 +224,7 @@ class ProviderContract:
     @classmethod
     def _require(cls) -> None:
         missing = [
-            name
-            for name in ("provider", "simulator_factory", "plugin")
-            if not hasattr(cls, name)
+            name for name in ("provider", "simulator_factory", "plugin") if not hasattr(cls, name)
         ]
         if missing:
             pytest.fail(f"{cls.__name__} must set the class attribute(s) {missing}")
@@ -491,8 +489,10 @@ class ProviderContract:
         if documented:
             shaped.append(
                 st.sampled_from(documented).flatmap(
-                    lambda raw: st.just(raw)
-                    | st.text(max_size=20).map(lambda t: _map_strings(raw, lambda _: t))
+                    lambda raw: (
+                        st.just(raw)
+                        | st.text(max_size=20).map(lambda t: _map_strings(raw, lambda _: t))
+                    )
                 )
             )
 

@@ -103,9 +103,7 @@ def raw_words(status_map: StatusMap | Iterable[str] | None = None) -> st.SearchS
     About half the examples are mangled documented words; the rest are any text, including
     the empty string, whitespace and undocumented words.
     """
-    source: Iterable[object] = (
-        status_map if status_map is not None else [s.value for s in KYCState]
-    )
+    source: Iterable[object] = status_map if status_map is not None else [s.value for s in KYCState]
     words = sorted({str(word) for word in source})
     anything = st.text(max_size=40)
     if not words:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import kycbridge_transak
 import pytest
+
+import kycbridge_transak
+from kycbridge import AuthenticationError, MalformedResponse, ProviderUnavailable, RateLimited
 from kycbridge_transak import TransakProvider, TransakSimulator
 from kycbridge_transak.simulator import SANDBOX_ACCESS_TOKEN
-
-from kycbridge import AuthenticationError, MalformedResponse, ProviderUnavailable, RateLimited
 
 contract = pytest.importorskip(
     "kycbridge.testing.contract", reason="this kycbridge has no provider contract test kit"

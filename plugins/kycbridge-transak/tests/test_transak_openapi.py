@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import urllib3
+
+from kycbridge.sandbox import Sandbox
 from kycbridge_transak import TransakProvider, TransakQuery, TransakSettings, TransakSimulator
 from kycbridge_transak.mapping import STATUS_MAP
 from kycbridge_transak.provider import ID_PROOF_STATUS_PATH
@@ -24,8 +26,6 @@ from kycbridge_transak.simulator import (
     SCRIPTS,
     SEED_CONFORMING,
 )
-
-from kycbridge.sandbox import Sandbox
 
 yaml = pytest.importorskip("yaml")
 jsonschema = pytest.importorskip("jsonschema")

@@ -7,17 +7,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import hypothesis.strategies as st
-import kycbridge_transak
 import pytest
 from hypothesis import given, settings
-from kycbridge_transak import TransakProvider, TransakQuery, TransakSettings
-from kycbridge_transak.mapping import STATUS_MAP
-from kycbridge_transak.simulator import SANDBOX_ACCESS_TOKEN
 
 import kycbridge
+import kycbridge_transak
 from kycbridge import KYCBridgeError, KYCState, StatusReport, Transport
 from kycbridge.sandbox import Replay, Sandbox, SimResponse
 from kycbridge.transport import Request, Response
+from kycbridge_transak import TransakProvider, TransakQuery, TransakSettings
+from kycbridge_transak.mapping import STATUS_MAP
+from kycbridge_transak.simulator import SANDBOX_ACCESS_TOKEN
 
 PROVIDER = TransakProvider()
 QUERY = {"work_flow_run_id": "wfr-prop", "access_token": SANDBOX_ACCESS_TOKEN}

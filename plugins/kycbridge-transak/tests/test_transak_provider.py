@@ -7,16 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import attrs
-import kycbridge_transak
 import pytest
-from kycbridge_transak import TransakProvider, TransakSimulator
-from kycbridge_transak.errors import ERROR_TYPES, error_type
-from kycbridge_transak.mapping import STATUS_MAP
-from kycbridge_transak.provider import ID_PROOF_STATUS_PATH, TransakDetails
-from kycbridge_transak.query import ENVIRONMENTS, TransakQuery, TransakSettings
-from kycbridge_transak.simulator import SANDBOX_ACCESS_TOKEN, SANDBOX_PARTNER_TOKEN
 
 import kycbridge
+import kycbridge_transak
 from kycbridge import (
     AuthenticationError,
     InvalidQuery,
@@ -34,6 +28,12 @@ from kycbridge import (
 )
 from kycbridge.plugins import PluginRegistry
 from kycbridge.sandbox import Replay, Sandbox, SimResponse
+from kycbridge_transak import TransakProvider, TransakSimulator
+from kycbridge_transak.errors import ERROR_TYPES, error_type
+from kycbridge_transak.mapping import STATUS_MAP
+from kycbridge_transak.provider import ID_PROOF_STATUS_PATH, TransakDetails
+from kycbridge_transak.query import ENVIRONMENTS, TransakQuery, TransakSettings
+from kycbridge_transak.simulator import SANDBOX_ACCESS_TOKEN, SANDBOX_PARTNER_TOKEN
 
 TOKEN = SANDBOX_ACCESS_TOKEN
 EMAIL = "jane.doe@example.com"

@@ -6,15 +6,15 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-import kycbridge_transak
 import pytest
-from kycbridge_transak import TransakQuery, TransakSettings, TransakSimulator
-from kycbridge_transak.simulator import SANDBOX_ACCESS_TOKEN, SANDBOX_PARTNER_TOKEN
 
 import kycbridge
+import kycbridge_transak
 from kycbridge import KYCBridgeError, Transport
 from kycbridge.redact import mask
 from kycbridge.sandbox import Replay, Sandbox, SimResponse
+from kycbridge_transak import TransakQuery, TransakSettings, TransakSimulator
+from kycbridge_transak.simulator import SANDBOX_ACCESS_TOKEN, SANDBOX_PARTNER_TOKEN
 
 EMAIL = "jane.doe@example.com"
 RUN_ID = "f7a73b14-6c25-433e-802d-1ca4ac0ececa"

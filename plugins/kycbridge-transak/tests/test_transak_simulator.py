@@ -9,9 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import kycbridge_transak
 import pytest
 import urllib3
+
+import kycbridge
+import kycbridge_transak
+from kycbridge import KYCBridgeError, KYCState, ProviderUnavailable, RateLimited, Transport
+from kycbridge.provider import build_query
+from kycbridge.sandbox import Sandbox, Scenario, SimRequest, Simulator
 from kycbridge_transak import TransakProvider, TransakSimulator
 from kycbridge_transak.simulator import (
     SANDBOX_ACCESS_TOKEN,
@@ -19,11 +24,6 @@ from kycbridge_transak.simulator import (
     SCRIPTS,
     SEED_CONFORMING,
 )
-
-import kycbridge
-from kycbridge import KYCBridgeError, KYCState, ProviderUnavailable, RateLimited, Transport
-from kycbridge.provider import build_query
-from kycbridge.sandbox import Sandbox, Scenario, SimRequest, Simulator
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 PATH = "/api/v2/kyc/id-proof-status"

@@ -1,0 +1,134 @@
+"""Normalization: raw payload to :class:`StatusReport`, per second, for each installed plugin.
+
+No HTTP: each plugin's own simulator answers a scripted subject that reaches a final state;
+its last answer becomes an in-memory :class:`kycbridge.transport.Response`. The kycbridge
+side does what ``HTTPStatusProvider.fetch`` does after the transport: ``Response.json``,
+the provider's ``parse`` (shape checks, normalization, typed details) and a ``StatusReport``.
+The baseline is ``json.loads`` of the same body. Rounds alternate A/B, one thread; the
+target is an absolute rate.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from common import Options, Result, fmt_rate, interleave, median
+
+from kycbridge import KYCStatusProvider, StatusReport
+from kycbridge.plugins import PluginRegistry
+from kycbridge.provider import build_query, load_settings
+from kycbridge.report import utcnow
+from kycbridge.sandbox import Scenario, SimRequest
+from kycbridge.states import KYCState
+from kycbridge.transport import Response
+
+NAME = "normalize"
+TARGET = 100_000.0
+BASE_URL = "http://127.0.0.1/sim"
+
+
+def final_answer(provider: Any, simulator: Any, scenario: Scenario) -> tuple[Any, Response]:
+    """The query for ``scenario`` and the simulator's answer once the scenario is over."""
+    settings = load_settings(provider, {**simulator.settings, "base_url": BASE_URL}, env={})
+    query = build_query(provider, scenario.query, env={})
+    request = provider.build_request(query, settings)
+    sim_request = SimRequest(
+        method=request.method,
+        path=urlsplit(request.url).path.removeprefix(urlsplit(BASE_URL).path),
+        query={k: [v] for k, v in request.params.items()},
+        headers={k.lower(): v for k, v in request.headers.items()},
+    )
+    simulator.reset()
+    for _ in range(len(scenario.played)):
+        answer = simulator.handle(sim_request)
+    response = Response(
+        status=answer.status, headers={"content-type": answer.content_type}, body=answer.body
+    )
+    return query, response
+
+
+def pick(provider: Any, simulator: Any) -> tuple[Scenario, Any, Response]:
+    """The demo scenario ending in a final state with the largest payload, its query, answer."""
+    finals = {st.value for st in KYCState if st.final}
+    answers = [
+        (s, *final_answer(provider, simulator, s))
+        for s in simulator.scenarios
+        if s.demo and s.outcome in finals
+    ]
+    return max(answers, key=lambda a: len(a[2].body))
+
+
+def normalizer(provider: KYCStatusProvider, query: Any, response: Response) -> Callable[[], Any]:
+    """One payload to one report, as ``HTTPStatusProvider.fetch`` does it."""
+    name = provider.name
+    parse = provider.parse  # type: ignore[attr-defined]
+    subject = provider.subject
+
+    def once() -> StatusReport:
+        payload = response.json(provider=name)
+        parsed = parse(payload, response)
+        return StatusReport(
+            provider=name,
+            state=parsed.state,
+            raw_status=parsed.raw_status,
+            observed_at=utcnow(),
+            subject=subject(query),
+            details=parsed.details,
+            blocklisted=parsed.blocklisted,
+            raw=payload,
+        )
+
+    return once
+
+
+def rate(fn: Callable[[], object], n: int) -> float:
+    """Calls per second of ``fn`` over ``n`` calls."""
+    started = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return n / (time.perf_counter() - started)
+
+
+def measure(provider: Any, simulator: Any, n: int, rounds: int) -> Result:
+    """The interleaved rates of one provider's normalization and of ``json.loads`` alone."""
+    scenario, query, response = pick(provider, simulator)
+    once = normalizer(provider, query, response)
+    report = once()
+    body = response.body
+
+    def baseline() -> object:
+        return json.loads(body)
+
+    rate(once, n // 10)  # warm up
+    a, b = interleave(lambda: rate(once, n), lambda: rate(baseline, n), rounds=rounds, budget=15)
+    ka, kb = median(a), median(b)
+    return Result(
+        name=f"{NAME}[{provider.name}]",
+        kycbridge=fmt_rate(ka),
+        baseline=fmt_rate(kb),
+        ratio=ka / kb,
+        target=f">= {TARGET:,.0f}/s",
+        passed=ka >= TARGET,
+        target_ratio=TARGET / kb,
+        notes=[
+            f"{scenario.subject!r} -> {report.state.value}, {len(body)} byte payload; "
+            f"{1e6 / ka:.1f} us per report vs {1e6 / kb:.1f} us for json.loads alone; "
+            f"{len(a)} rounds x {n}",
+        ],
+        data={"kycbridge_per_s": a, "baseline_per_s": b, "payload_bytes": len(body)},
+    )
+
+
+def run(opts: Options) -> list[Result]:
+    n, rounds = (2_000, 4) if opts.quick else (20_000, 12)
+    registry = PluginRegistry()
+    simulators = {info.name: info.simulator for info in registry.simulators()}
+    return [
+        measure(info.provider, simulators[info.name], n, rounds)
+        for info in registry.providers()
+        if info.name in simulators
+    ]

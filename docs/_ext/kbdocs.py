@@ -1,0 +1,157 @@
+"""Docs generated from the code, so they cannot drift.
+
+On ``builder-inited`` this writes, under ``docs/_generated/``:
+
+- ``states.svg``: the state diagram, drawn from :data:`kycbridge.TRANSITIONS`;
+- ``transitions.md``: the transition table;
+- ``providers/<name>.md``: one page per installed provider, from the plugin's own data
+  (query and settings classes, env variables, mapping table, sandbox scenarios).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from kycbridge import FINAL_STATES, TRANSITIONS, KYCState
+from kycbridge.plugins import PluginRegistry
+from kycbridge.provider import env_name, is_secret
+
+_ORDER = list(KYCState)
+
+
+def state_diagram_svg() -> str:
+    """The states on a circle, an arrow for each expected transition (final states shaded)."""
+    size, radius = 640, 250
+    cx = cy = size / 2
+    pos = {}
+    for i, state in enumerate(_ORDER):
+        angle = 2 * math.pi * i / len(_ORDER) - math.pi / 2
+        pos[state] = (cx + radius * math.cos(angle), cy + radius * math.sin(angle))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+        f'viewBox="0 0 {size} {size}" font-family="sans-serif" font-size="12">',
+        '<defs><marker id="a" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" '
+        'markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#888"/></marker></defs>',
+    ]
+    for src in _ORDER:
+        for dst in _ORDER:
+            if dst in TRANSITIONS[src]:
+                (x1, y1), (x2, y2) = pos[src], pos[dst]
+                dx, dy = x2 - x1, y2 - y1
+                d = math.hypot(dx, dy) or 1
+                sx, sy = x1 + dx / d * 42, y1 + dy / d * 20
+                ex, ey = x2 - dx / d * 42, y2 - dy / d * 20
+                colour = "#c33" if src in FINAL_STATES else "#888"
+                parts.append(
+                    f'<line x1="{sx:.1f}" y1="{sy:.1f}" x2="{ex:.1f}" y2="{ey:.1f}" '
+                    f'stroke="{colour}" stroke-opacity="0.35" marker-end="url(#a)"/>'
+                )
+    for state, (x, y) in pos.items():
+        fill = "#fde2e2" if state in FINAL_STATES else "#e2ecfd"
+        parts.append(
+            f'<rect x="{x - 58:.1f}" y="{y - 16:.1f}" width="116" height="32" rx="8" '
+            f'fill="{fill}" stroke="#333"/>'
+            f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle">{state.value}</text>'
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def transitions_table() -> str:
+    """The transition table as Markdown."""
+    lines = ["| from | final | expected next states |", "|---|---|---|"]
+    for state in _ORDER:
+        nxt = ", ".join(f"`{s.value}`" for s in _ORDER if s in TRANSITIONS[state])
+        lines.append(f"| `{state.value}` | {'yes' if state.final else 'no'} | {nxt} |")
+    return "\n".join(lines) + "\n"
+
+
+def _type_name(tp: Any) -> str:
+    return str(getattr(tp, "__name__", tp)).replace("typing.", "").replace("|", "\\|")
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def provider_page(name: str, info: Any, simulator: Any | None) -> str:
+    """One provider's page: query, settings, env, mapping, scenarios."""
+    provider = info.provider
+    out = [f"# {name}", ""]
+    doc = (provider.__class__.__doc__ or "").strip()
+    if doc:
+        out += [doc, ""]
+    out += [f"Distribution: `{info.distribution}` {info.version or ''}", ""]
+    if getattr(provider, "rate_limit", None):
+        out += [f"Rate limit enforced across threads: {provider.rate_limit:g} requests/s.", ""]
+    out += ["## Query fields", "", "| field | type | required | secret | env |"]
+    out += ["|---|---|---|---|---|"]
+    attrs.resolve_types(provider.query_type)
+    for f in attrs.fields(provider.query_type):
+        required = "yes" if f.default is attrs.NOTHING else "no"
+        env = f"`{env_name(name, f.name)}`" if is_secret(f) else ""
+        out.append(
+            f"| `{f.name}` | `{_type_name(f.type)}` | {required} | "
+            f"{'yes' if is_secret(f) else 'no'} | {env} |"
+        )
+    out += ["", "## Settings", "", "| setting | type | default | env |", "|---|---|---|---|"]
+    attrs.resolve_types(provider.settings_type)
+    for f in attrs.fields(provider.settings_type):
+        default = "(secret)" if is_secret(f) else repr(f.default)
+        out.append(
+            f"| `{f.name}` | `{_type_name(f.type)}` | `{_cell(default)}` | "
+            f"`{env_name(name, f.name)}` |"
+        )
+    out += ["", "## Mapping", "", "| provider word | state |", "|---|---|"]
+    for word, state in provider.status_map.rows():
+        out.append(f"| `{word}` | `{state.value}` |")
+    out += ["", "Any other word: `unknown`, with the word kept in `raw_status`.", ""]
+    if simulator is not None:
+        out += [
+            "## Sandbox scenarios",
+            "",
+            "Start the sandbox with `kycbridge sandbox`; the subject chooses the scenario.",
+            "",
+            "| subject | what it plays | outcome |",
+            "|---|---|---|",
+        ]
+        for sc in simulator.scenarios:
+            played = " → ".join(map(str, sc.played))
+            out.append(
+                f"| `{_cell(sc.subject)}` | {_cell(sc.description)}"
+                f"{' (' + _cell(played) + ')' if played else ''} | {_cell(sc.outcome or '')} |"
+            )
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def generate(docs: Path) -> None:
+    """Write every generated page under ``docs/_generated``."""
+    target = docs / "_generated"
+    (target / "providers").mkdir(parents=True, exist_ok=True)
+    (target / "states.svg").write_text(state_diagram_svg())
+    (target / "transitions.md").write_text(transitions_table())
+    registry = PluginRegistry()
+    sims = {s.name: s.simulator for s in registry.simulators()}
+    names = []
+    for info in registry.providers():
+        names.append(info.name)
+        page = provider_page(info.name, info, sims.get(info.name))
+        (target / "providers" / f"{info.name}.md").write_text(page)
+    index = ["# Providers", "", "Generated from each installed plugin's own data.", ""]
+    index += ["```{toctree}", ":maxdepth: 1", ""] + [f"{n}" for n in names] + ["```", ""]
+    (target / "providers" / "index.md").write_text("\n".join(index))
+
+
+def _on_init(app: Any) -> None:
+    generate(Path(app.srcdir))
+
+
+def setup(app: Any) -> dict[str, Any]:
+    """Sphinx entry point."""
+    app.connect("builder-inited", _on_init)
+    return {"parallel_read_safe": True, "version": "1"}

@@ -1,0 +1,285 @@
+"""``kycbridge new-provider NAME``: write a provider plugin distribution to start from.
+
+The templates in ``kycbridge/scaffold_templates/`` are a complete, working plugin for a
+made-up provider named ``acme``: a provider, a simulator, the contract tests, a README and a
+tox matrix. Generating a plugin renames ``acme`` (``Acme``, ``ACME``, ``kycbridge-acme``) to
+the new name and fills in the ``{{...}}`` placeholders (the supported kycbridge versions), so
+``kycbridge new-provider acme`` writes exactly the files the "Writing a provider" tutorial
+(``docs/writing-a-provider.md``) shows.
+
+Files are rendered in memory, written to a temporary directory next to the target, then moved
+into place: an error leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any
+
+import attrs
+
+from ._version import __version__
+from .provider import NAME_PATTERN
+
+__all__ = [
+    "EXAMPLE_NAME",
+    "FILES",
+    "Names",
+    "ScaffoldError",
+    "add_parser",
+    "core_requirement",
+    "placeholders",
+    "render",
+    "render_all",
+    "run",
+    "scaffold",
+    "template_text",
+    "validate_name",
+]
+
+EXAMPLE_NAME = "acme"
+"""The provider name the templates are written for."""
+
+TEMPLATE_DIR = "scaffold_templates"
+"""The templates' directory inside the ``kycbridge`` package (package data)."""
+
+FILES: tuple[tuple[str | None, str], ...] = (
+    ("pyproject.toml.tmpl", "pyproject.toml"),
+    ("README.md.tmpl", "README.md"),
+    ("tox.ini.tmpl", "tox.ini"),
+    ("gitignore.tmpl", ".gitignore"),
+    ("__init__.py.tmpl", "kycbridge_acme/__init__.py"),
+    ("provider.py.tmpl", "kycbridge_acme/provider.py"),
+    ("simulator.py.tmpl", "kycbridge_acme/simulator.py"),
+    (None, "kycbridge_acme/py.typed"),
+    ("test_contract.py.tmpl", "tests/test_acme_contract.py"),
+)
+"""Template (``None``: an empty file) -> path in the generated distribution, for ``acme``."""
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_EXAMPLE_WORD = re.compile(r"kycbridge-acme|acme\.example|ACME|Acme|acme")
+
+
+class ScaffoldError(Exception):
+    """The plugin cannot be written as asked (bad name, target not empty...)."""
+
+
+def validate_name(name: str) -> str:
+    """``name`` if it is a valid provider name (:data:`kycbridge.provider.NAME_PATTERN`)."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise ScaffoldError(
+            f"invalid provider name {name!r}: use a lowercase letter, then lowercase letters, "
+            "digits or '_' (at most 40 characters), e.g. 'acme' or 'acme_eu'"
+        )
+    return name
+
+
+@attrs.frozen
+class Names:
+    """Every spelling of a provider's name the templates use."""
+
+    name: str
+    """``acme_eu``: the provider name (``kycbridge status acme_eu``)."""
+
+    @property
+    def camel(self) -> str:
+        """``AcmeEu``: the class-name prefix."""
+        return "".join(part.capitalize() for part in self.name.split("_"))
+
+    @property
+    def upper(self) -> str:
+        """``ACME_EU``: as in env ``KYCBRIDGE_ACME_EU_API_KEY``."""
+        return self.name.upper()
+
+    @property
+    def package(self) -> str:
+        """``kycbridge_acme_eu``: the import package."""
+        return f"kycbridge_{self.name}"
+
+    @property
+    def distribution(self) -> str:
+        """``kycbridge-acme-eu``: the distribution (what ``pip install`` takes)."""
+        return f"kycbridge-{self.name.replace('_', '-')}"
+
+    @property
+    def host(self) -> str:
+        """``acme-eu``: the name as a DNS label (no underscores in host names)."""
+        return self.name.replace("_", "-")
+
+
+def core_requirement(version: str = __version__) -> str:
+    """The requirement on kycbridge a new plugin declares: this minor version series.
+
+    ``0.1.0`` gives ``kycbridge>=0.1,<0.2``; a pre-release (``0.2.0rc1``) is its own lower
+    bound, since ``>=0.2`` would exclude it.
+    """
+    match = re.match(r"(\d+)\.(\d+)", version)
+    if match is None:
+        return "kycbridge"
+    major, minor = int(match.group(1)), int(match.group(2))
+    final = re.fullmatch(r"\d+(\.\d+)*", version) is not None
+    lower = f"{major}.{minor}" if final else version
+    return f"kycbridge>={lower},<{major}.{minor + 1}"
+
+
+def placeholders(version: str = __version__) -> dict[str, str]:
+    """The ``{{...}}`` placeholders of the templates and their values."""
+    return {
+        "kycbridge_requirement": core_requirement(version),
+        "kycbridge_lowest": f"kycbridge=={version}",
+        "kycbridge_version": version,
+    }
+
+
+def template_text(template: str) -> str:
+    """The text of one template of ``kycbridge/scaffold_templates/``."""
+    return (
+        resources.files("kycbridge")
+        .joinpath(TEMPLATE_DIR)
+        .joinpath(template)
+        .read_text(encoding="utf-8")
+    )
+
+
+def render(text: str, names: Names, values: Mapping[str, str] | None = None) -> str:
+    """``text`` with placeholders filled in and ``acme`` renamed to ``names``."""
+    values = placeholders() if values is None else values
+
+    def fill(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in values:
+            raise ScaffoldError(f"template placeholder {{{{{key}}}}} has no value")
+        return values[key]
+
+    text = _PLACEHOLDER.sub(fill, text)
+    spelled = {
+        "kycbridge-acme": names.distribution,
+        "acme.example": f"{names.host}.example",
+        "ACME": names.upper,
+        "Acme": names.camel,
+        "acme": names.name,
+    }
+    # One pass: a replaced name is never looked at again.
+    return _EXAMPLE_WORD.sub(lambda m: spelled[m.group(0)], text)
+
+
+def render_all(name: str, version: str = __version__) -> dict[str, str]:
+    """Every file of the plugin ``name``: relative path -> content."""
+    names = Names(validate_name(name))
+    values = placeholders(version)
+    files: dict[str, str] = {}
+    for template, path in FILES:
+        text = "" if template is None else render(template_text(template), names, values)
+        files[render(path, names, values)] = text
+    return files
+
+
+def _is_empty_dir(path: Path) -> bool:
+    return path.is_dir() and not any(path.iterdir())
+
+
+def scaffold(name: str, target: Path | str, *, force: bool = False) -> list[Path]:
+    """Write the plugin distribution for provider ``name`` into directory ``target``.
+
+    ``target`` must not exist or be empty, unless ``force``: then the generated files replace
+    theirs and every other file there (``.git``, your own modules) is left alone. The files
+    are written to a temporary directory next to ``target`` first, then moved into place.
+    Returns the paths written. Raises :class:`ScaffoldError` (nothing written) or
+    :class:`OSError`.
+    """
+    files = render_all(name)
+    target = Path(target)
+    if target.exists() or target.is_symlink():
+        if not target.is_dir():
+            raise ScaffoldError(f"{target} exists and is not a directory")
+        if not force and not _is_empty_dir(target):
+            raise ScaffoldError(
+                f"{target} exists and is not empty; choose another --dir, or pass --force to "
+                "overwrite the generated files there"
+            )
+    parent = target.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    try:
+        for relative, text in files.items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8", newline="\n")
+        if not target.exists():
+            staging.rename(target)
+        else:
+            for relative in files:
+                destination = target / relative
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / relative, destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [target / relative for relative in files]
+
+
+# -- command line ---------------------------------------------------------------------------------
+def add_parser(subparsers: Any) -> None:
+    """Add the ``new-provider`` subcommand to ``subparsers`` (an argparse subparsers action)."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "new-provider",
+        help="write a new provider plugin distribution to start from",
+        description=(
+            "Write a ready provider plugin distribution: pyproject.toml, the provider, a "
+            "sandbox simulator, contract tests, tox.ini and a README, all for a made-up API "
+            "to replace with your provider's."
+        ),
+    )
+    p.add_argument("name", metavar="NAME", help="provider name: lowercase letters, digits and '_'")
+    p.add_argument(
+        "--dir",
+        metavar="PATH",
+        help="where to write it (default: ./kycbridge-NAME); must not exist or be empty",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a non-empty directory, overwriting the generated files there",
+    )
+
+
+def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Run ``kycbridge new-provider``; return the exit code (2: bad name or target)."""
+    try:
+        names = Names(validate_name(args.name))
+        target = Path(args.dir) if args.dir else Path(names.distribution)
+        written = scaffold(names.name, target, force=bool(getattr(args, "force", False)))
+    except ScaffoldError as exc:
+        err.write(f"kycbridge new-provider: {exc}\n")
+        return EXIT_USAGE
+    except OSError as exc:
+        err.write(f"kycbridge new-provider: cannot write {exc.filename or ''}: {exc.strerror}\n")
+        return EXIT_ERROR
+    shown = str(target)
+    out.write(
+        f"Wrote the {names.name!r} provider plugin ({names.distribution}, {len(written)} files) "
+        f"to {shown}/\n"
+        "\n"
+        "Next steps:\n"
+        f"  cd {shown}\n"
+        '  python -m pip install -e ".[test]"   # registers the entry point\n'
+        f"  pytest                               # the provider contract, against the simulator\n"
+        f"  kycbridge providers                  # lists {names.name}\n"
+        "\n"
+        f"Then make it yours: the TODOs in {names.package}/provider.py (query, settings, status\n"
+        f"words, error table) and {names.package}/simulator.py (the fake API and its scenarios),\n"
+        "and the README's tables. The tutorial 'Writing a provider' in kycbridge's docs walks\n"
+        "through every file; tox.ini tests against the oldest and newest supported kycbridge.\n"
+    )
+    out.flush()
+    return EXIT_OK

@@ -1,0 +1,430 @@
+"""Watching one subject's verification until it reaches an outcome: :func:`watch`.
+
+>>> for report in watch(bridge, "transak", {"work_flow_run_id": "wfr-1"},  # doctest: +SKIP
+...                     until={"submitted"}, timeout=600):
+...     print(report.state, report.raw_status)
+
+A :class:`Watcher` polls through :meth:`Bridge.fetch <kycbridge.Bridge.fetch>` (so the
+provider's rate limit and the event hooks apply) and yields a report each time the state, the
+raw status or the blocklist flag changes. It stops when the state is in ``until`` (final
+states by default), raises :class:`WatchTimeout` when ``timeout`` passes first, and ends
+quietly when its ``stop`` event is set.
+
+Polling policy: the first check is immediate; then the wait grows exponentially from
+``interval`` to ``max_interval`` (doubling after each poll that saw no change, back to
+``interval`` after a change), with jitter. A provider's ``Retry-After`` is a floor on the next
+wait, and the bridge's rate limiter spaces calls whatever the watch wants. Transient errors
+(:class:`~kycbridge.errors.ProviderUnavailable`, :class:`~kycbridge.errors.RateLimited`) are
+logged, counted and retried within the timeout; they never produce a state. Every other
+:class:`~kycbridge.errors.KYCBridgeError` ends the watch at once by propagating.
+
+Also here: :func:`run_watch_cli` (``kycbridge watch``) and :class:`LiveLine`, the spinner /
+progress line the CLI draws on a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import itertools
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import IO, Any
+
+import attrs
+
+from .bridge import Bridge
+from .errors import (
+    InvalidQuery,
+    KYCBridgeError,
+    ProviderUnavailable,
+    RateLimited,
+    WatchTimeout,
+)
+from .redact import mask
+from .report import StatusReport
+from .states import FINAL_STATES, KYCState, StateMachine
+from .transport import Transport
+
+__all__ = [
+    "DEFAULT_INTERVAL",
+    "DEFAULT_JITTER",
+    "DEFAULT_MAX_INTERVAL",
+    "TRANSIENT_ERRORS",
+    "LiveLine",
+    "WatchTimeout",
+    "Watcher",
+    "parse_states",
+    "run_watch_cli",
+    "watch",
+]
+
+log = logging.getLogger("kycbridge.watch")
+
+DEFAULT_INTERVAL = 2.0
+"""Seconds before the second poll, unless the provider sets ``watch_interval``."""
+
+DEFAULT_MAX_INTERVAL = 30.0
+"""Longest wait between polls, unless the provider sets ``watch_max_interval``."""
+
+DEFAULT_JITTER = 0.2
+"""Each wait is drawn from ``[(1 - jitter) * w, w]`` so that many watchers do not align."""
+
+TRANSIENT_ERRORS: tuple[type[KYCBridgeError], ...] = (ProviderUnavailable, RateLimited)
+"""Errors a watch retries (within its timeout). Any other error ends the watch."""
+
+_KEEP_ERRORS = 100
+
+
+def parse_states(values: Iterable[KYCState | str] | str) -> frozenset[KYCState]:
+    """Turn state names (or states) into a non-empty set; raise :class:`InvalidQuery` if bad.
+
+    A single string may name several states separated by commas: ``"submitted,approved"``.
+    """
+    if isinstance(values, str):
+        values = values.split(",")
+    states: set[KYCState] = set()
+    for value in values:
+        try:
+            states.add(KYCState(str(value).strip().lower()))
+        except ValueError:
+            known = ", ".join(s.value for s in KYCState)
+            raise InvalidQuery(f"unknown state {str(value)!r} (states: {known})") from None
+    if not states:
+        raise InvalidQuery("at least one target state is needed")
+    return frozenset(states)
+
+
+def _positive(name: str, value: float) -> float:
+    value = float(value)
+    if not value > 0:
+        raise InvalidQuery(f"{name} must be a positive number of seconds")
+    return value
+
+
+class Watcher:
+    """Polls one subject of one provider; iterate it for the reports that show a change.
+
+    ``query``: the query fields (a mapping, validated with :meth:`Bridge.query`) or an already
+    built query object. ``until``: target states (default: the final ones). ``interval`` /
+    ``max_interval``: the backoff's first and longest wait, in seconds (defaults: the
+    provider's ``watch_interval`` / ``watch_max_interval`` attributes, else
+    :data:`DEFAULT_INTERVAL` / :data:`DEFAULT_MAX_INTERVAL`). ``timeout``: seconds before
+    :class:`WatchTimeout` (``None``: no limit). ``stop``: set it (from any thread) to end the
+    iteration quietly, also during a wait. ``settings`` / ``transport``: passed to
+    :meth:`Bridge.fetch`. ``on_error``: called with each transient error before it is retried.
+    ``clock``, ``sleep`` and ``rng`` are for tests.
+
+    A watcher is iterated once. While and after it runs: :attr:`polls`, :attr:`last`,
+    :attr:`reached`, :attr:`machine` (this watch's transitions), :attr:`anomalies`,
+    :attr:`errors` / :attr:`error_count` (transient errors) and :attr:`waits`.
+    """
+
+    def __init__(
+        self,
+        bridge: Bridge,
+        provider: str,
+        query: Mapping[str, Any] | Any,
+        *,
+        until: Iterable[KYCState | str] | str = FINAL_STATES,
+        interval: float | None = None,
+        max_interval: float | None = None,
+        timeout: float | None = None,
+        stop: threading.Event | None = None,
+        settings: Any = None,
+        transport: Transport | None = None,
+        on_error: Callable[[KYCBridgeError], None] | None = None,
+        jitter: float = DEFAULT_JITTER,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] | None = None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.bridge = bridge
+        self.provider = provider
+        provider_obj = bridge.provider(provider)
+        self.query: Any = bridge.query(provider, **query) if isinstance(query, Mapping) else query
+        self.subject: str | None = provider_obj.subject(self.query)
+        self.until: frozenset[KYCState] = parse_states(until)
+        if interval is None:
+            interval = getattr(provider_obj, "watch_interval", None) or DEFAULT_INTERVAL
+        if max_interval is None:
+            max_interval = getattr(provider_obj, "watch_max_interval", None)
+            max_interval = max(max_interval or DEFAULT_MAX_INTERVAL, interval)
+        self.interval = _positive("interval", interval)
+        self.max_interval = _positive("max_interval", max_interval)
+        if self.max_interval < self.interval:
+            raise InvalidQuery("max_interval must not be shorter than interval")
+        self.timeout = None if timeout is None else _positive("timeout", timeout)
+        if not 0 <= jitter < 1:
+            raise InvalidQuery("jitter must be in [0, 1)")
+        self.jitter = jitter
+        self.stop = stop if stop is not None else threading.Event()
+        self.settings = settings
+        self.transport = transport
+        self.on_error = on_error
+        self._clock = clock
+        self._sleep: Callable[[float], object] = sleep if sleep is not None else self.stop.wait
+        self._rng = rng
+        self._started = False
+        self._failing: KYCBridgeError | None = None
+
+        self.polls = 0
+        """Calls made so far (failed ones included)."""
+        self.last: StatusReport | None = None
+        """The last report observed (yielded or not)."""
+        self.reached = False
+        """Whether a target state was reached."""
+        self.machine = StateMachine()
+        """This watch's own state machine: its history is the transitions this watch saw."""
+        self.anomalies: list[StatusReport] = []
+        """Yielded reports whose transition was unexpected (also flagged ``anomaly``)."""
+        self.errors: collections.deque[KYCBridgeError] = collections.deque(maxlen=_KEEP_ERRORS)
+        """The last transient errors retried (at most 100 kept)."""
+        self.error_count = 0
+        """How many transient errors were retried in all."""
+        self.waits: list[float] = []
+        """The waits scheduled between polls, in seconds (Retry-After included)."""
+
+    def __repr__(self) -> str:
+        state = self.last.state.value if self.last else None
+        return (
+            f"<Watcher {self.provider} {mask(self.subject)!r} state={state} "
+            f"polls={self.polls} until={sorted(s.value for s in self.until)}>"
+        )
+
+    def __iter__(self) -> Iterator[StatusReport]:
+        if self._started:
+            raise RuntimeError("a Watcher can be iterated only once")
+        self._started = True
+        return self._run()
+
+    # -- the loop ------------------------------------------------------------------------
+    def _run(self) -> Iterator[StatusReport]:
+        deadline = None if self.timeout is None else self._clock() + self.timeout
+        unchanged = 0  # polls since the last change: the backoff's exponent
+        while not self.stop.is_set():
+            floor = 0.0
+            try:
+                report = self._poll()
+            except TRANSIENT_ERRORS as exc:
+                self._transient(exc)
+                floor = exc.retry_after or 0.0
+                unchanged += 1
+            else:
+                self._failing = None
+                if _changed(self.last, report):
+                    self.last = report = self._record(report)
+                    yield report
+                    unchanged = 0
+                else:
+                    self.last = report
+                    unchanged += 1
+                if report.state in self.until:
+                    self.reached = True
+                    return
+            wait = max(self._backoff(unchanged), floor)
+            if deadline is not None:
+                remaining = deadline - self._clock()
+                if remaining <= 0 or floor > remaining:
+                    raise self._timeout()
+                wait = min(wait, remaining)  # one last check at the deadline
+            self.waits.append(wait)
+            self._sleep(wait)
+
+    def _poll(self) -> StatusReport:
+        self.polls += 1
+        return self.bridge.fetch(
+            self.provider, self.query, settings=self.settings, transport=self.transport
+        )
+
+    def _backoff(self, unchanged: int) -> float:
+        base = min(self.max_interval, self.interval * 2.0 ** min(unchanged, 62))
+        return base * (1.0 - self.jitter * self._rng())
+
+    def _record(self, report: StatusReport) -> StatusReport:
+        transition = self.machine.observe(report.state)
+        anomaly = transition is not None and transition.anomaly
+        if report.anomaly != anomaly:
+            report = attrs.evolve(report, anomaly=anomaly)
+        if anomaly and transition is not None:
+            self.anomalies.append(report)
+            log.warning(
+                "%s %s: unexpected transition %s -> %s (raw: %s)",
+                self.provider,
+                mask(self.subject),
+                transition.old,
+                transition.new,
+                report.raw_status,
+            )
+        return report
+
+    def _transient(self, exc: KYCBridgeError) -> None:
+        self._failing = exc
+        self.error_count += 1
+        self.errors.append(exc)
+        log.warning("%s %s: %s; will retry", self.provider, mask(self.subject), exc)
+        if self.on_error is not None:
+            self.on_error(exc)
+
+    def _timeout(self) -> WatchTimeout:
+        targets = "/".join(sorted(s.value for s in self.until))
+        last = self.last.state.value if self.last else "none"
+        failing = f", the last one failed: {self._failing.kind}" if self._failing else ""
+        assert self.timeout is not None
+        return WatchTimeout(
+            f"no {targets} within {self.timeout:g} s "
+            f"(last state: {last}; {self.polls} polls{failing})",
+            provider=self.provider,
+            report=self.last,
+            last_error=self._failing,
+            polls=self.polls,
+        )
+
+
+def _changed(previous: StatusReport | None, report: StatusReport) -> bool:
+    if previous is None:
+        return True
+    return (previous.state, previous.raw_status, previous.blocklisted) != (
+        report.state,
+        report.raw_status,
+        report.blocklisted,
+    )
+
+
+def watch(
+    bridge: Bridge,
+    provider: str,
+    query: Mapping[str, Any] | Any,
+    **options: Any,
+) -> Iterator[StatusReport]:
+    """Poll ``provider`` about ``query`` until a target state; yield each changed report.
+
+    ``options`` are :class:`Watcher`'s keyword arguments (``until``, ``interval``,
+    ``max_interval``, ``timeout``, ``stop``, ``settings``, ...). Raises :class:`WatchTimeout`
+    when ``timeout`` passes first, and any non-transient
+    :class:`~kycbridge.errors.KYCBridgeError` at once. Invalid arguments raise
+    :class:`~kycbridge.errors.InvalidQuery` here, before any I/O.
+    """
+    return iter(Watcher(bridge, provider, query, **options))
+
+
+# -- terminal output -----------------------------------------------------------------------
+class LiveLine:
+    """A line redrawn on ``stream`` every ``period`` seconds (a spinner, a progress bar).
+
+    Does nothing unless ``stream`` is a terminal. :meth:`print` erases the line, writes a
+    line to ``out`` and lets the next tick redraw it; :meth:`close` erases it for good.
+    """
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, stream: IO[str], text: Callable[[], str], *, period: float = 0.1) -> None:
+        isatty = getattr(stream, "isatty", None)
+        self.enabled = bool(isatty and isatty())
+        self.stream = stream
+        self.text = text
+        self.period = period
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._frames = itertools.cycle(self.FRAMES)
+        self._thread: threading.Thread | None = None
+        self._shown = False
+
+    def __enter__(self) -> LiveLine:
+        if self.enabled:
+            self.draw()
+            self._thread = threading.Thread(target=self._loop, name="kycbridge-live", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _loop(self) -> None:
+        while not self._done.wait(self.period):
+            self.draw()
+
+    def draw(self) -> None:
+        """Redraw now."""
+        if not self.enabled:
+            return
+        with self._lock:
+            if self._done.is_set():
+                return
+            # the cursor goes back to the start: a log line written now overwrites this one
+            self.stream.write(f"\r\x1b[K{next(self._frames)} {self.text()}\r")
+            self.stream.flush()
+            self._shown = True
+
+    def _erase(self) -> None:
+        if self._shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._shown = False
+
+    def print(self, line: str, out: IO[str]) -> None:
+        """Erase the live line, then write ``line`` (and a newline) to ``out``."""
+        with self._lock:
+            self._erase()
+            out.write(line + "\n")
+            out.flush()
+        self.draw()
+
+    def close(self) -> None:
+        """Stop redrawing and erase the line."""
+        with self._lock:
+            self._done.set()
+            self._erase()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+
+# -- the command ---------------------------------------------------------------------------
+def clock_time(report: StatusReport) -> str:
+    """``HH:MM:SS`` (UTC) of a report's observation."""
+    return report.observed_at.strftime("%H:%M:%S")
+
+
+def run_watch_cli(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: IO[str]) -> int:
+    """``kycbridge watch``: print each change; exit 0 at a target state, 8 on timeout."""
+    from .cli import EXIT_OK, _settings_overrides, describe
+    from .report import report_to_dict
+
+    until = parse_states(args.until) if args.until else FINAL_STATES
+    settings = bridge.settings(args.provider, **_settings_overrides(args))
+    watcher = Watcher(
+        bridge,
+        args.provider,
+        dict(args.params),
+        until=until,
+        interval=args.interval,
+        max_interval=args.max_interval,
+        timeout=args.watch_timeout,
+        settings=settings,
+    )
+    started = time.monotonic()
+
+    def status() -> str:
+        state = watcher.last.state.value if watcher.last else "…"
+        return (
+            f"watching {args.provider} {mask(watcher.subject)}: {state}, "
+            f"{watcher.polls} polls, {time.monotonic() - started:.0f} s"
+        )
+
+    with LiveLine(err, status) as live:
+        try:
+            for report in watcher:
+                if args.json:
+                    live.print(json.dumps(report_to_dict(report), ensure_ascii=False), out)
+                else:
+                    live.print(f"{clock_time(report)} {describe(report)}", out)
+        except KeyboardInterrupt:
+            live.close()
+            err.write("kycbridge: interrupted\n")
+            return 130
+    return EXIT_OK
