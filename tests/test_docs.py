@@ -24,3 +24,29 @@ def test_transition_table_in_concepts_matches_the_code():
     for state, (final, targets) in table.items():
         assert final == (state in FINAL_STATES), state
         assert targets == TRANSITIONS[state], state
+
+
+def test_generated_pages_come_from_the_code(tmp_path, monkeypatch):
+    import shutil
+    import sys
+
+    monkeypatch.syspath_prepend(str(DOCS / "_ext"))
+    import kbdocs
+
+    svg = kbdocs.state_diagram_svg()
+    assert all(f">{state.value}<" in svg for state in KYCState)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    kbdocs.generate(docs)
+    from kycbridge.plugins import PluginRegistry
+
+    registry = PluginRegistry()
+    sims = {s.name: s.simulator for s in registry.simulators()}
+    for info in registry.providers():
+        page = (docs / "_generated" / "providers" / f"{info.name}.md").read_text()
+        for word, state in info.provider.status_map.rows():
+            assert f"| `{word}` | `{state.value}` |" in page
+        for scenario in getattr(sims.get(info.name), "scenarios", ()):
+            assert scenario.subject.replace("|", "\\|") in page
+    shutil.rmtree(docs)
+    sys.modules.pop("kbdocs", None)

@@ -3,7 +3,6 @@
 On ``builder-inited`` this writes, under ``docs/_generated/``:
 
 - ``states.svg``: the state diagram, drawn from :data:`kycbridge.TRANSITIONS`;
-- ``transitions.md``: the transition table;
 - ``providers/<name>.md``: one page per installed provider, from the plugin's own data
   (query and settings classes, env variables, mapping table, sandbox scenarios).
 """
@@ -59,15 +58,6 @@ def state_diagram_svg() -> str:
         )
     parts.append("</svg>")
     return "\n".join(parts)
-
-
-def transitions_table() -> str:
-    """The transition table as Markdown."""
-    lines = ["| from | final | expected next states |", "|---|---|---|"]
-    for state in _ORDER:
-        nxt = ", ".join(f"`{s.value}`" for s in _ORDER if s in TRANSITIONS[state])
-        lines.append(f"| `{state.value}` | {'yes' if state.final else 'no'} | {nxt} |")
-    return "\n".join(lines) + "\n"
 
 
 def _type_name(tp: Any) -> str:
@@ -134,7 +124,6 @@ def generate(docs: Path) -> None:
     target = docs / "_generated"
     (target / "providers").mkdir(parents=True, exist_ok=True)
     (target / "states.svg").write_text(state_diagram_svg())
-    (target / "transitions.md").write_text(transitions_table())
     registry = PluginRegistry()
     sims = {s.name: s.simulator for s in registry.simulators()}
     names = []
