@@ -143,6 +143,8 @@ class PluginRegistry:
     # -- loading -------------------------------------------------------------------------
     def load(self) -> None:
         """Load plugins now (otherwise done on first use). Idempotent, thread-safe."""
+        if self._loaded:  # the common case, without the lock
+            return
         with self._lock:
             if self._loaded:
                 return
@@ -166,8 +168,9 @@ class PluginRegistry:
         seen: set[tuple[str, str]] = set()
         for ep in sorted(eps, key=lambda e: e.name):
             dist_obj = getattr(ep, "dist", None)
-            dist = dist_obj.metadata["Name"] if dist_obj is not None else None
-            version = dist_obj.version if dist_obj is not None else None
+            meta = dist_obj.metadata if dist_obj is not None else None
+            dist = meta["Name"] if meta is not None else None
+            version = meta["Version"] if meta is not None else None
             if (ep.name, ep.value) in seen:  # the same distribution seen twice on sys.path
                 continue
             seen.add((ep.name, ep.value))

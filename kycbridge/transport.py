@@ -10,6 +10,7 @@ never reach a log line: they are replaced by ``***``, and personal query values 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import logging
@@ -55,6 +56,7 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
+@functools.lru_cache(maxsize=256)
 def is_loopback_host(host: str | None) -> bool:
     """Whether ``host`` names this machine (``localhost``, 127.0.0.0/8 or ``::1``)."""
     if not host:
@@ -366,14 +368,15 @@ class Transport:
             body=body,
             elapsed=elapsed,
         )
-        log.debug(
-            "%s %s -> %s (%d bytes, %.1f ms)",
-            request.method,
-            request.loggable_url(),
-            response.status,
-            len(body),
-            elapsed * 1000,
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s -> %s (%d bytes, %.1f ms)",
+                request.method,
+                request.loggable_url(),
+                response.status,
+                len(body),
+                elapsed * 1000,
+            )
         return response
 
     def _read_capped(self, raw: Any, provider: str | None) -> bytes:
