@@ -37,9 +37,17 @@ def svg(results: list[Result], title: str) -> str:
         x = _x(tick)
         out.append(f'<line x1="{x:.1f}" y1="{TOP - 6}" x2="{x:.1f}" y2="{bottom}" stroke="#ddd"/>')
         out.append(f'<text x="{x:.1f}" y="{bottom + 16}" text-anchor="middle">{tick:g}x</text>')
+    out.append(f'<text x="{LEFT}" y="{bottom + 40}">kycbridge / baseline (log scale)</text>')
+    x = LEFT + 200
+    for verdict, label in (("met", "target met"), ("MISSED", "missed"), ("info", "no target")):
+        out.append(
+            f'<rect x="{x}" y="{bottom + 30}" width="12" height="12" fill="{COLORS[verdict]}"/>'
+        )
+        out.append(f'<text x="{x + 16}" y="{bottom + 40}">{label}</text>')
+        x += 84
     out.append(
-        f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{bottom + 36}" text-anchor="middle">'
-        "kycbridge / baseline (log scale); black tick: target; colour: met, missed, info</text>"
+        f'<line x1="{x + 4}" y1="{bottom + 28}" x2="{x + 4}" y2="{bottom + 44}" stroke="black" '
+        f'stroke-width="3"/><text x="{x + 12}" y="{bottom + 40}">target</text>'
     )
     for i, r in enumerate(rows):
         assert r.ratio is not None

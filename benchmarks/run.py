@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                     "baseline": r.baseline,
                     "ratio": r.ratio,
                     "target": r.target,
+                    "target_ratio": r.target_ratio,
                     "verdict": r.verdict,
                     "notes": r.notes,
                     "data": r.data,
