@@ -9,6 +9,7 @@ builds the report.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -238,6 +239,13 @@ def load_settings(
         ) from None
 
 
+@functools.lru_cache(maxsize=64)
+def _field_names(cls: type[Any]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """A query class's field names, and those of its secret fields (cached per class)."""
+    fields = attrs.fields(cls)
+    return frozenset(f.name for f in fields), tuple(f.name for f in fields if is_secret(f))
+
+
 def build_query(
     provider: KYCStatusProvider,
     fields: Mapping[str, Any],
@@ -251,16 +259,16 @@ def build_query(
     """
     env = os.environ if env is None else env
     cls = provider.query_type
-    known = {f.name: f for f in attrs.fields(cls)}
-    unknown = set(fields) - set(known)
+    known, secrets = _field_names(cls)  # type: ignore[arg-type]
+    unknown = set(fields) - known
     if unknown:
         raise InvalidQuery(
             f"unknown query field(s) {sorted(unknown)}; fields are {sorted(known)}",
             provider=provider.name,
         )
     values = dict(fields)
-    for name, field in known.items():
-        if is_secret(field) and values.get(name) is None:
+    for name in secrets:
+        if values.get(name) is None:
             from_env = env.get(env_name(provider.name, name))
             if from_env:
                 values[name] = from_env

@@ -387,6 +387,20 @@ class Transport:
                 provider=provider,
                 http_status=raw.status,
             )
+        if declared and declared.isdigit():
+            # Within the cap by the check above: one read. urllib3 1.26 does not enforce
+            # Content-Length, so a body cut short is checked here: a dropped connection.
+            body: bytes = raw.read()
+            if len(body) > self.max_body:
+                raise MalformedResponse(
+                    f"response body exceeds the {self.max_body}-byte cap",
+                    provider=provider,
+                    http_status=raw.status,
+                )
+            encoded = raw.headers.get("content-encoding", "identity") != "identity"
+            if not encoded and len(body) < int(declared):
+                raise ProtocolError(f"connection dropped after {len(body)} of {declared} bytes")
+            return body
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -401,13 +415,7 @@ class Transport:
                     http_status=raw.status,
                 )
             chunks.append(chunk)
-        body = b"".join(chunks)
-        encoded = raw.headers.get("content-encoding", "identity") != "identity"
-        if declared and declared.isdigit() and not encoded and len(body) < int(declared):
-            # urllib3 1.26 does not enforce Content-Length: a body cut short is a dropped
-            # connection, whichever version is installed.
-            raise ProtocolError(f"connection dropped after {len(body)} of {declared} bytes")
-        return body
+        return b"".join(chunks)
 
     def _unavailable(
         self, request: Request, provider: str | None, cause: BaseException
