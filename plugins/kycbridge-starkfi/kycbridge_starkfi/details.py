@@ -14,7 +14,6 @@ from typing import Any
 import attrs
 
 from kycbridge import MalformedResponse
-from kycbridge.report import converter
 
 __all__ = ["DATA_FIELDS", "IP_INFO_FIELDS", "IpInfo", "StarkFiDetails", "parse_details"]
 
@@ -127,9 +126,8 @@ def parse_details(data: Mapping[str, Any]) -> StarkFiDetails:
         where = f"data.ip_info[{index}]"
         if not isinstance(item, dict):
             raise MalformedResponse(f"{where} should be an object, not {_json_type(item)}")
-        records.append(_pick(item, IP_INFO_FIELDS, where))
+        records.append(IpInfo(**_pick(item, IP_INFO_FIELDS, where)))
     if "ip_info" in fields:
-        fields["ip_info"] = records
-    # Types are checked above; cattrs builds the nested records.
-    details: StarkFiDetails = converter.structure(fields, StarkFiDetails)
-    return details
+        fields["ip_info"] = tuple(records)
+    # Every value was type-checked above: build the objects directly.
+    return StarkFiDetails(**fields)
