@@ -129,11 +129,12 @@ class Bridge:
         limiter = self.rate_limiter(provider_name)
         if limiter is not None:
             limiter.acquire()
+        transport = transport or self.transport
         try:
-            report = provider.fetch(query, settings, transport or self.transport)
+            report = provider.fetch(query, settings, transport)
         except RateLimited as exc:
             if limiter is not None and exc.retry_after:
-                limiter.defer(min(exc.retry_after, self.transport.retry.max_retry_after))
+                limiter.defer(min(exc.retry_after, transport.retry.max_retry_after))
             raise
         return self.observe(report)
 

@@ -261,3 +261,12 @@ def test_retry_after_must_be_finite(server, replay):
     replay.push(SimResponse.json(429, {}, headers={"Retry-After": "inf"}))
     response = fast(retries=0).send(req(server))
     assert response.retry_after() is None
+
+
+def test_an_encoded_body_is_capped_after_decoding(server, replay):
+    import gzip
+
+    bomb = gzip.compress(b"x" * 50_000)  # small on the wire, 50 kB decoded
+    replay.push(SimResponse(200, bomb, headers={"Content-Encoding": "gzip"}))
+    with pytest.raises(MalformedResponse, match="cap"):
+        fast(max_body=10_000).send(req(server))
