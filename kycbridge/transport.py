@@ -21,12 +21,13 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, unquote_plus, urlencode, urlsplit
+from urllib.parse import quote, quote_plus, unquote_plus, urlencode, urlsplit
 
 import attrs
 import urllib3
 from urllib3.exceptions import HTTPError, InvalidHeader, MaxRetryError, ProtocolError
 from urllib3.util.retry import Retry
+from urllib3.util.url import parse_url
 
 from ._version import __version__
 from .errors import MalformedResponse, ProviderUnavailable
@@ -39,6 +40,7 @@ __all__ = [
     "Response",
     "RetryPolicy",
     "Transport",
+    "encode_query",
     "is_loopback_host",
 ]
 
@@ -68,6 +70,55 @@ def is_loopback_host(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+@attrs.frozen
+class _Target:
+    """A request URL (without query) parsed once: where to send, or why not to."""
+
+    problem: str | None
+    scheme: str = ""
+    host: str | None = None
+    port: int | None = None
+    request_uri: str = "/"
+
+
+@functools.lru_cache(maxsize=256)
+def _target(url: str) -> _Target:
+    """Parse ``url`` (a provider's base URL and path, a handful per app): cached per URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return _Target(f"unsupported URL scheme {parts.scheme!r}")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        return _Target("plain http:// is only allowed to loopback addresses; use https://")
+    u = parse_url(url)  # what PoolManager.urlopen would do with it, on every call
+    return _Target(None, u.scheme or parts.scheme, u.host, u.port, u.request_uri)
+
+
+_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]")
+_QUOTED = {chr(c): quote_plus(chr(c)) for c in range(128)}
+
+
+def _quote_char(match: re.Match[str]) -> str:
+    char = match.group()
+    return _QUOTED.get(char) or quote_plus(char)
+
+
+def encode_query(params: Mapping[str, str]) -> str:
+    """The query string of ``params``: exactly what :func:`urllib.parse.urlencode` gives.
+
+    String keys and values are quoted by one regex pass that touches only the characters
+    needing it (``@`` in an email), several times quicker than ``quote_plus``; anything
+    else goes through ``urlencode``.
+    """
+    parts = []
+    for key, value in params.items():
+        if type(key) is str and type(value) is str:
+            quoted = _NEEDS_QUOTING.sub(_quote_char, key), _NEEDS_QUOTING.sub(_quote_char, value)
+            parts.append("=".join(quoted))
+        else:
+            parts.append(urlencode({key: value}))
+    return "&".join(parts)
 
 
 class _PersonalParamFilter(logging.Filter):
@@ -179,7 +230,7 @@ class RetryPolicy(Retry):
         return min(seconds, self.max_retry_after)
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made on every call: a dict class is quicker to build frozen
 class Request:
     """An HTTP request a provider wants sent, with what must not be logged."""
 
@@ -198,7 +249,7 @@ class Request:
     @property
     def full_url(self) -> str:
         """The URL with its encoded query string."""
-        return f"{self.url}?{urlencode(self.params)}" if self.params else self.url
+        return f"{self.url}?{encode_query(self.params)}" if self.params else self.url
 
     def secrets(self) -> list[str]:
         """The secret values this request carries, for scrubbing text."""
@@ -210,16 +261,17 @@ class Request:
         if not self.params:
             return self.url
         shown = {k: (mask(v) if k in self.personal_params else v) for k, v in self.params.items()}
-        return f"{self.url}?{urlencode(shown)}"
+        return f"{self.url}?{encode_query(shown)}"
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made on every call: a dict class is quicker to build frozen
 class Response:
     """An HTTP answer, read in full (up to the transport's size cap)."""
 
     status: int
     headers: Mapping[str, str]
-    """Response headers, with lowercase names."""
+    """Response headers. Look names up in lowercase: from the transport this is urllib3's
+    case-insensitive ``HTTPHeaderDict``; a test may pass a plain dict with lowercase names."""
     body: bytes = attrs.field(repr=False)
     elapsed: float = 0.0
     """Seconds from sending to the end of the body."""
@@ -294,6 +346,14 @@ class Transport:
             max_retry_after=max_retry_after,
         )
         self.max_body = max_body
+        self._pool_headers: Mapping[str, str] = getattr(self.pool, "headers", None) or {}
+        # A plain PoolManager (not a proxy, urlopen not overridden) is routed by the
+        # transport itself, from base URLs parsed once (see send).
+        self._direct = (
+            type(self.pool).urlopen is urllib3.PoolManager.urlopen
+            and getattr(self.pool, "proxy", None) is None
+        )
+        self._headers: dict[str, str] = {}
         self.user_agent = user_agent
         self._lock = threading.Lock()
         self.requests_sent = 0
@@ -304,6 +364,15 @@ class Transport:
             f"Transport(timeout={self.timeout!r}, retries={self.retry.total}, "
             f"max_body={self.max_body})"
         )
+
+    @property
+    def user_agent(self) -> str:
+        """The ``User-Agent`` header sent with every request."""
+        return self._headers["User-Agent"]
+
+    @user_agent.setter
+    def user_agent(self, value: str) -> None:
+        self._headers = {"User-Agent": value, "Accept": "application/json"}
 
     def with_timeout(self, seconds: float) -> Transport:
         """A transport sharing this one's pool, with both timeouts set to ``seconds``."""
@@ -320,14 +389,11 @@ class Transport:
         are spent, and :class:`MalformedResponse` for a body over the size cap. Plain
         ``http://`` to anything but loopback raises :class:`ValueError` before sending.
         """
-        parts = urlsplit(request.url)
-        if parts.scheme not in ("http", "https"):
-            raise ValueError(f"unsupported URL scheme {parts.scheme!r}")
-        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-            raise ValueError("plain http:// is only allowed to loopback addresses; use https://")
-        headers = dict(getattr(self.pool, "headers", None) or {})  # an app pool's own headers
-        headers.update({"User-Agent": self.user_agent, "Accept": "application/json"})
-        headers.update(request.headers)
+        target = _target(request.url)
+        if target.problem:
+            raise ValueError(target.problem)
+        # An app pool's own headers, then ours, then the request's.
+        headers = {**self._pool_headers, **self._headers, **request.headers}
         with self._lock:
             self.requests_sent += 1
         if request.personal_params:
@@ -341,15 +407,35 @@ class Transport:
             )
         started = time.monotonic()
         try:
-            raw = self.pool.urlopen(
-                request.method,
-                request.full_url,
-                headers=headers,
-                retries=self.retry,
-                timeout=self.timeout,
-                redirect=False,
-                preload_content=False,
-            )
+            if self._direct:
+                # What PoolManager.urlopen does without redirects, minus parsing the URL
+                # again on every call: the host's pool, then the request URI.
+                query = encode_query(request.params)
+                uri = target.request_uri
+                if query:
+                    uri = f"{uri}{'&' if '?' in uri else '?'}{query}"
+                raw = self.pool.connection_from_host(
+                    target.host, port=target.port, scheme=target.scheme
+                ).urlopen(
+                    request.method,
+                    uri,
+                    headers=headers,
+                    retries=self.retry,
+                    timeout=self.timeout,
+                    redirect=False,
+                    assert_same_host=False,
+                    preload_content=False,
+                )
+            else:  # an app's own pool manager (a proxy, a subclass): let it route
+                raw = self.pool.urlopen(
+                    request.method,
+                    request.full_url,
+                    headers=headers,
+                    retries=self.retry,
+                    timeout=self.timeout,
+                    redirect=False,
+                    preload_content=False,
+                )
             try:
                 body = self._read_capped(raw, provider)
             except BaseException:
@@ -362,12 +448,7 @@ class Transport:
         except HTTPError as exc:
             raise self._unavailable(request, provider, exc) from None
         elapsed = time.monotonic() - started
-        response = Response(
-            status=raw.status,
-            headers={k.lower(): v for k, v in raw.headers.items()},
-            body=body,
-            elapsed=elapsed,
-        )
+        response = Response(status=raw.status, headers=raw.headers, body=body, elapsed=elapsed)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s -> %s (%d bytes, %.1f ms)",
@@ -381,14 +462,15 @@ class Transport:
 
     def _read_capped(self, raw: Any, provider: str | None) -> bytes:
         declared = raw.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body:
+        declared = declared if declared and declared.isdigit() else None
+        if declared and int(declared) > self.max_body:
             raise MalformedResponse(
                 f"response body of {declared} bytes exceeds the {self.max_body}-byte cap",
                 provider=provider,
                 http_status=raw.status,
             )
         encoded = raw.headers.get("content-encoding", "identity") != "identity"
-        if declared and declared.isdigit() and not encoded:
+        if declared and not encoded:
             # Within the cap by the check above, and http.client reads no more than declared:
             # one read. urllib3 1.26 does not enforce Content-Length, so a body cut short is
             # checked here: a dropped connection. (An encoded body can decode to more than

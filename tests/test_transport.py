@@ -7,14 +7,17 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import pytest
 import urllib3
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kycbridge import __version__
 from kycbridge.errors import MalformedResponse, ProviderUnavailable
 from kycbridge.sandbox import Replay, Sandbox, SimResponse
-from kycbridge.transport import Request, Transport, is_loopback_host
+from kycbridge.transport import Request, Transport, encode_query, is_loopback_host
 
 SECRET = "sk_live_canary_5f2b9c"
 
@@ -218,6 +221,48 @@ def test_apps_can_hand_in_their_own_pool(server, replay):
     assert transport.pool is pool
     assert transport.send(req(server)).status == 200
     assert replay.received[0].headers["x-app"] == "mine"
+
+
+def test_a_proxy_manager_routes_requests_itself(server, replay):
+    """An app's ProxyManager is asked to send (absolute-form URL to the proxy), not bypassed."""
+    replay.push(ok())
+    proxy = urllib3.ProxyManager(server.base_url)
+    # Nothing listens on port 9: only a request sent through the proxy can succeed.
+    request = Request(url="http://127.0.0.1:9/api/x", params={"q": "v"})
+    assert Transport(proxy).send(request).status == 200
+    assert replay.received[0].param("q") == "v"
+
+
+def test_a_pool_manager_subclass_keeps_its_urlopen(server, replay):
+    calls: list[str] = []
+
+    class Audited(urllib3.PoolManager):
+        def urlopen(self, method, url, redirect=True, **kw):  # type: ignore[no-untyped-def]
+            calls.append(url)
+            return super().urlopen(method, url, redirect=redirect, **kw)
+
+    replay.push(ok())
+    assert Transport(Audited()).send(req(server, params={"q": "v"})).status == 200
+    assert calls == [server.url("api") + "/x?q=v"]
+
+
+def test_a_url_with_its_own_query_keeps_it(server, replay):
+    replay.push(ok())
+    url = server.url("api") + "/x?fixed=1"
+    assert fast().send(Request(url=url, params={"q": "v w@x"})).status == 200
+    assert replay.received[0].param("fixed") == "1"
+    assert replay.received[0].param("q") == "v w@x"
+
+
+@given(st.dictionaries(st.text(), st.text(), max_size=4))
+def test_encode_query_is_urlencode(params):
+    try:
+        expected = urlencode(params)
+    except UnicodeEncodeError:  # lone surrogates: both refuse them
+        with pytest.raises(UnicodeEncodeError):
+            encode_query(params)
+        return
+    assert encode_query(params) == expected
 
 
 def test_thread_safe_shared_pool(server, replay):
