@@ -29,6 +29,14 @@ __all__ = ["Bridge"]
 _MAX_TRACKED = 100_000
 
 
+@attrs.frozen
+class _Route:
+    """A provider and the limiter every call to it goes through, resolved once per bridge."""
+
+    provider: KYCStatusProvider
+    limiter: RateLimiter | None
+
+
 class Bridge:
     """One object for an app: providers, settings, one shared transport, event hooks.
 
@@ -55,8 +63,8 @@ class Bridge:
             self.registry.pm.register(hook)
         self.transport = transport or Transport()
         self._overrides = {k: dict(v) for k, v in (settings or {}).items()}
+        self._routes: dict[str, _Route] = {}
         self._settings: dict[str, Any] = {}
-        self._limiters: dict[str, RateLimiter | None] = {}
         self._last: OrderedDict[tuple[str, str | None], KYCState] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -79,17 +87,15 @@ class Bridge:
 
     def settings(self, name: str, **overrides: Any) -> Any:
         """The provider's settings: defaults < env < constructor ``settings`` < ``overrides``."""
-        provider = self.provider(name)
         if not overrides:
-            with self._lock:
-                cached = self._settings.get(name)
+            cached = self._settings.get(name)  # a dict read is atomic: no lock needed
             if cached is not None:
                 return cached
+        provider = self.provider(name)
         merged = {**self._overrides.get(name, {}), **overrides}
         value = load_settings(provider, merged, self.env)
         if not overrides:
-            with self._lock:
-                self._settings[name] = value
+            self._settings.setdefault(name, value)
         return value
 
     def query(self, name: str, **fields: Any) -> Any:
@@ -98,11 +104,21 @@ class Bridge:
 
     def rate_limiter(self, name: str) -> RateLimiter | None:
         """The limiter every call to provider ``name`` goes through (``None``: no limit)."""
+        return self._route(name).limiter
+
+    def _route(self, name: str) -> _Route:
+        """Provider ``name`` and its limiter, made once, then read without a lock."""
+        route = self._routes.get(name)
+        if route is not None:
+            return route
+        provider = self.provider(name)  # raises for a name that is not usable
+        rate = getattr(provider, "rate_limit", None)
         with self._lock:
-            if name not in self._limiters:
-                rate = getattr(self.provider(name), "rate_limit", None)
-                self._limiters[name] = RateLimiter(rate) if rate else None
-            return self._limiters[name]
+            route = self._routes.get(name)
+            if route is None:  # another thread may have made it meanwhile: keep that one
+                route = _Route(provider, RateLimiter(rate) if rate else None)
+                self._routes[name] = route
+        return route
 
     # -- calls ---------------------------------------------------------------------------
     def status(self, provider_name: str, /, **query_fields: Any) -> StatusReport:
@@ -112,8 +128,9 @@ class Bridge:
         invalid, and the other :class:`~kycbridge.errors.KYCBridgeError` types for what the
         provider answered.
         """
-        query = self.query(provider_name, **query_fields)
-        return self.fetch(provider_name, query)
+        route = self._route(provider_name)
+        query = build_query(route.provider, query_fields, self.env)
+        return self._fetch(route, query, self.settings(provider_name), self.transport)
 
     def fetch(
         self,
@@ -124,14 +141,18 @@ class Bridge:
         transport: Transport | None = None,
     ) -> StatusReport:
         """Ask once with an already built query, through the rate limiter; fire the hooks."""
-        provider = self.provider(provider_name)
+        route = self._route(provider_name)
         settings = settings if settings is not None else self.settings(provider_name)
-        limiter = self.rate_limiter(provider_name)
+        return self._fetch(route, query, settings, transport or self.transport)
+
+    def _fetch(
+        self, route: _Route, query: Any, settings: Any, transport: Transport
+    ) -> StatusReport:
+        limiter = route.limiter
         if limiter is not None:
             limiter.acquire()
-        transport = transport or self.transport
         try:
-            report = provider.fetch(query, settings, transport)
+            report = route.provider.fetch(query, settings, transport)
         except RateLimited as exc:
             if limiter is not None and exc.retry_after:
                 limiter.defer(min(exc.retry_after, transport.retry.max_retry_after))
@@ -154,8 +175,10 @@ class Bridge:
         if anomaly:
             report = attrs.evolve(report, anomaly=True)
         hook = self.registry.pm.hook
-        hook.status_observed(report=report)
-        if old is not report.state:
+        # A hook call with no implementation does nothing; skipping it saves its cost.
+        if hook.status_observed.get_hookimpls():
+            hook.status_observed(report=report)
+        if old is not report.state and hook.state_changed.get_hookimpls():
             hook.state_changed(old=old, new=report.state, report=report, anomaly=anomaly)
         return report
 

@@ -60,6 +60,10 @@ class StatusMap(Mapping[str, KYCState]):
 
     def __call__(self, raw: object) -> KYCState:
         """Normalize one raw word; never raises."""
+        if type(raw) is str:
+            state = self.table.get(raw)  # spelled exactly as documented: no folding needed
+            if state is not None:
+                return state
         return self._folded.get(canonical_word(raw), self.default)
 
     def knows(self, raw: object) -> bool:

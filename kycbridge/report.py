@@ -28,24 +28,35 @@ __all__ = [
 ]
 
 
+_UTC = dt.timezone.utc
+
+
 def utcnow() -> dt.datetime:
     """The current time, in UTC, timezone-aware."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(_UTC)
 
 
 def _to_utc(value: dt.datetime) -> dt.datetime:
+    if type(value) is dt.datetime and value.tzinfo is _UTC:
+        return value  # already what we keep (utcnow() gives these): nothing to convert
     if not isinstance(value, dt.datetime):
         raise TypeError(f"observed_at must be a datetime, not {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("observed_at must be timezone-aware")
-    return value.astimezone(dt.timezone.utc)
+    return value.astimezone(_UTC)
+
+
+def _to_state(value: object) -> KYCState:
+    return value if type(value) is KYCState else KYCState(value)
 
 
 def _mask_repr(value: str | None) -> str:
     return repr(mask(value)) if value is not None else "None"
 
 
-@attrs.frozen(kw_only=True)
+# slots=False: a frozen dict class is built by writing its __dict__, a frozen slotted one by
+# one object.__setattr__ call per field; reports are made on every call (benchmarks/).
+@attrs.frozen(kw_only=True, slots=False)
 class StatusReport:
     """One status observed from one provider, normalized.
 
@@ -55,7 +66,7 @@ class StatusReport:
 
     provider: str
     """The provider's registered name."""
-    state: KYCState = attrs.field(converter=KYCState)
+    state: KYCState = attrs.field(converter=_to_state)
     """The normalized state."""
     raw_status: str | None
     """The provider's own status word(s), exactly as received (``None`` when absent)."""
