@@ -4,6 +4,12 @@
 (absent and ``null`` both mean "not said"), extra fields are ignored, and a field of the
 wrong JSON type raises :class:`kycbridge.MalformedResponse` naming the field. No coercion:
 ``"false"`` is not a boolean and ``1`` is not a string.
+
+A status call reads one of these per answer, so the common case is kept cheap: the field
+values are read in one pass and their types checked in one more (``isinstance`` against the
+field's type or ``NoneType``: JSON decoding gives exact types, and ``bool`` has no subclasses,
+so ``1`` never passes for a boolean). Only a payload that fails that check goes through the
+field-by-field walk that names the offending field.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from kycbridge import MalformedResponse
 __all__ = ["DATA_FIELDS", "IP_INFO_FIELDS", "IpInfo", "StarkFiDetails", "parse_details"]
 
 
-@attrs.frozen
+# slots=False: frozen dict classes are quicker to build (one per record, on every call).
+@attrs.frozen(slots=False)
 class IpInfo:
     """One IP / device record of ``data.ip_info`` (StarkFi deduplicates them by IP)."""
 
@@ -42,7 +49,7 @@ class IpInfo:
     """Whether the IP belongs to a data center."""
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class StarkFiDetails:
     """Everything StarkFi's ``data`` object said, typed. ``None``: the field was absent."""
 
@@ -118,16 +125,37 @@ def _pick(obj: Mapping[str, Any], spec: Mapping[str, type], where: str) -> dict[
     return picked
 
 
+def _accepted(spec: Mapping[str, type]) -> tuple[tuple[type, type], ...]:
+    """Per field of ``spec``, in order, the types its value may have: its own or ``NoneType``."""
+    return tuple((kind, type(None)) for kind in spec.values())
+
+
+_DATA_NAMES = tuple(DATA_FIELDS)
+_DATA_ACCEPTED = _accepted(DATA_FIELDS)
+_IP_INFO = _DATA_NAMES.index("ip_info")
+_IP_INFO_NAMES = tuple(IP_INFO_FIELDS)
+_IP_INFO_ACCEPTED = _accepted(IP_INFO_FIELDS)
+
+
+def _ip_info(items: list[Any]) -> tuple[IpInfo, ...]:
+    records = []
+    for index, item in enumerate(items):
+        if type(item) is not dict:
+            raise MalformedResponse(
+                f"data.ip_info[{index}] should be an object, not {_json_type(item)}"
+            )
+        values = tuple(map(item.get, _IP_INFO_NAMES))
+        if not all(map(isinstance, values, _IP_INFO_ACCEPTED)):
+            _pick(item, IP_INFO_FIELDS, f"data.ip_info[{index}]")  # raises, naming the field
+        records.append(IpInfo(*values))
+    return tuple(records)
+
+
 def parse_details(data: Mapping[str, Any]) -> StarkFiDetails:
     """Read a ``data`` object into :class:`StarkFiDetails` (strict types, see module doc)."""
-    fields = _pick(data, DATA_FIELDS, "data")
-    records = []
-    for index, item in enumerate(fields.get("ip_info", [])):
-        where = f"data.ip_info[{index}]"
-        if not isinstance(item, dict):
-            raise MalformedResponse(f"{where} should be an object, not {_json_type(item)}")
-        records.append(IpInfo(**_pick(item, IP_INFO_FIELDS, where)))
-    if "ip_info" in fields:
-        fields["ip_info"] = tuple(records)
-    # Every value was type-checked above: build the objects directly.
-    return StarkFiDetails(**fields)
+    values: list[Any] = list(map(data.get, _DATA_NAMES))
+    if not all(map(isinstance, values, _DATA_ACCEPTED)):
+        _pick(data, DATA_FIELDS, "data")  # raises, naming the field
+    items = values[_IP_INFO]
+    values[_IP_INFO] = () if items is None else _ip_info(items)
+    return StarkFiDetails(*values)

@@ -48,8 +48,10 @@ __all__ = [
     "OVERRIDES_APPROVAL",
     "SESSION_STATUS_MAP",
     "STATUS_MAP",
+    "decide",
     "normalize",
     "raw_status_of",
+    "raw_word",
 ]
 
 _S = KYCState
@@ -115,15 +117,19 @@ def normalize(raw: object) -> KYCState:
     try:
         if not isinstance(raw, Mapping):
             return _S.UNKNOWN
-        approved = raw.get("approved")
-        session = SESSION_STATUS_MAP(raw.get("session_status"))
-        if approved is True:
-            return session if session in OVERRIDES_APPROVAL else _S.APPROVED
-        if session is not _S.UNKNOWN:
-            return session
-        return DATA_STATUS_MAP(raw.get("status"))
+        return decide(raw.get("approved"), raw.get("session_status"), raw.get("status"))
     except Exception:  # a Mapping whose get() misbehaves: still total
         return _S.UNKNOWN
+
+
+def decide(approved: object, session_status: object, status: object) -> KYCState:
+    """Rules 2 to 6 on the three signals of a ``data`` object (:func:`normalize` reads them)."""
+    session = SESSION_STATUS_MAP(session_status)
+    if approved is True:
+        return session if session in OVERRIDES_APPROVAL else _S.APPROVED
+    if session is not _S.UNKNOWN:
+        return session
+    return DATA_STATUS_MAP(status)
 
 
 def raw_status_of(raw: object) -> str | None:
@@ -135,8 +141,12 @@ def raw_status_of(raw: object) -> str | None:
     """
     if not isinstance(raw, Mapping):
         return None
-    for key in ("session_status", "status"):
-        value = raw.get(key)
+    return raw_word(raw.get("session_status"), raw.get("status"))
+
+
+def raw_word(session_status: object, status: object) -> str | None:
+    """:func:`raw_status_of` on the two words already read out of a ``data`` object."""
+    for value in (session_status, status):
         if isinstance(value, str) and value.strip():
             return value
     return None

@@ -23,7 +23,7 @@ from kycbridge.transport import Response
 
 from .details import StarkFiDetails, parse_details
 from .errors import error_for, is_json_type, mask_personal
-from .mapping import STATUS_MAP, normalize, raw_status_of
+from .mapping import STATUS_MAP, decide, normalize, raw_word
 from .query import API_KEY_ENV, StarkFiQuery, StarkFiSettings
 
 __all__ = ["RATE_LIMIT", "STATUS_PATH", "StarkFiProvider"]
@@ -33,6 +33,10 @@ STATUS_PATH = "/kyc/status"
 
 RATE_LIMIT = 10.0
 """StarkFi's documented limit: 10 requests/s (and 600/min) per API key."""
+
+
+_SECRET_HEADERS = frozenset({"x-api-key"})
+_PERSONAL_PARAMS = frozenset({"email", "wallet"})
 
 
 class StarkFiProvider(HTTPStatusProvider):
@@ -69,8 +73,8 @@ class StarkFiProvider(HTTPStatusProvider):
             params={name: value},
             headers={"x-api-key": settings.api_key},
             method="GET",
-            secret_headers=frozenset({"x-api-key"}),
-            personal_params=frozenset({"email", "wallet"}),
+            secret_headers=_SECRET_HEADERS,
+            personal_params=_PERSONAL_PARAMS,
         )
 
     def parse(self, payload: Any, response: Response) -> Parsed:
@@ -79,32 +83,35 @@ class StarkFiProvider(HTTPStatusProvider):
         ``raw_status`` is ``data.session_status`` when present, else ``data.status``.
         Raises :class:`kycbridge.MalformedResponse` for any other shape.
         """
-        def malformed(why: str) -> MalformedResponse:
-            return MalformedResponse(
-                f"{why}: {mask_personal(response.excerpt())!r}",
-                provider=self.name,
-                http_status=response.status,
-            )
-
         if not is_json_type(response.content_type):
             shown = response.content_type or "no content type"
-            raise malformed(f"answer served as {shown}, not application/json")
+            raise self._malformed(response, f"answer served as {shown}, not application/json")
         if not isinstance(payload, dict):
-            raise malformed("answer is not a JSON object")
-        if "success" in payload and payload["success"] is not True:
-            raise malformed("envelope says success is not true")
+            raise self._malformed(response, "answer is not a JSON object")
+        if payload.get("success", True) is not True:
+            raise self._malformed(response, "envelope says success is not true")
         data = payload.get("data")
         if not isinstance(data, dict):
-            raise malformed("envelope has no data object")
+            raise self._malformed(response, "envelope has no data object")
         try:
             details = parse_details(data)
         except MalformedResponse as exc:
-            raise malformed(exc.message) from None
+            raise self._malformed(response, exc.message) from None
+        # The three signals were type-checked by parse_details: decide on them directly
+        # (what normalize(data) would do, without reading data again).
+        session_status, status = details.session_status, details.status
         return Parsed(
-            state=normalize(data),
-            raw_status=raw_status_of(data),
+            state=decide(details.approved, session_status, status),
+            raw_status=raw_word(session_status, status),
             details=details,
             blocklisted=details.is_blocklisted is True,
+        )
+
+    def _malformed(self, response: Response, why: str) -> MalformedResponse:
+        return MalformedResponse(
+            f"{why}: {mask_personal(response.excerpt())!r}",
+            provider=self.name,
+            http_status=response.status,
         )
 
     def error_for(self, response: Response) -> KYCBridgeError:

@@ -18,7 +18,8 @@ from kycbridge.errors import KYCBridgeError
 from kycbridge.sandbox import Replay, Sandbox, SimResponse
 from kycbridge.transport import Response, Transport
 from kycbridge_starkfi.errors import MAX_RETRY_AFTER
-from kycbridge_starkfi.mapping import normalize
+from kycbridge_starkfi.details import DATA_FIELDS, IP_INFO_FIELDS
+from kycbridge_starkfi.mapping import normalize, raw_status_of
 from kycbridge_starkfi.provider import StarkFiProvider
 from kycbridge_starkfi.query import StarkFiQuery, StarkFiSettings
 from kycbridge_starkfi.simulator import SANDBOX_API_KEY
@@ -145,17 +146,38 @@ def test_any_answer_in_process(
     check(outcome, status)
 
 
-@settings(max_examples=200, deadline=None)
-@given(data=data_objects)
+data_with_ip_info = st.builds(
+    lambda data, ip_info: {**data, "ip_info": ip_info},
+    data_objects,
+    st.lists(ip_records | ip_records | scalars, max_size=3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=data_objects | data_with_ip_info)
 def test_documented_envelope_with_any_data(data: dict[str, Any]) -> None:
     body = json.dumps({"statusCode": 200, "success": True, "status": "kyc_status_retrieved",
                        "message": "KYC status retrieved", "data": data}).encode()
     response = Response(200, {"content-type": "application/json"}, body)
+    ip_info = data.get("ip_info")
+    wrong_types = mistyped(data, DATA_FIELDS) or (
+        type(ip_info) is list
+        and any(type(item) is not dict or mistyped(item, IP_INFO_FIELDS) for item in ip_info)
+    )
     try:
         report = StarkFiProvider().fetch(
             StarkFiQuery(wallet="1" * 40), StarkFiSettings(api_key="k" * 8),
             StubTransport(response),  # type: ignore[arg-type]
         )
     except kycbridge.MalformedResponse:
+        assert wrong_types, "refused a data object whose documented fields are well typed"
         return
+    assert not wrong_types, "accepted a documented field of the wrong JSON type"
     assert report.state is normalize(data)
+    assert report.raw_status == raw_status_of(data)
+
+
+def mistyped(obj: dict[str, Any], spec: Any) -> bool:
+    """Whether a documented field of ``obj`` is present, not null, and not exactly its type."""
+    return any(obj.get(name) is not None and type(obj[name]) is not kind
+               for name, kind in spec.items())
