@@ -10,6 +10,8 @@ never reach a log line: they are replaced by ``***``, and personal query values 
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import functools
 import ipaddress
 import json
@@ -299,15 +301,34 @@ class Response:
             ) from None
 
     def retry_after(self) -> float | None:
-        """The ``Retry-After`` header in seconds, when it is a number of seconds."""
+        """The ``Retry-After`` header in seconds from now, ``None`` when absent or unreadable.
+
+        Both forms of RFC 9110 are read: a number of seconds (``"120"``; fractions too) and an
+        HTTP date (``"Wed, 21 Oct 2026 07:28:00 GMT"``), which gives the seconds until then
+        by this machine's clock. A past date gives ``0.0``.
+        """
         value = self.headers.get("retry-after")
-        try:
-            seconds = float(value) if value is not None else None
-        except ValueError:
+        if value is None:
             return None
+        seconds: float | None
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = _seconds_until(value)
         if seconds is None or not math.isfinite(seconds):
             return None
         return max(0.0, seconds)
+
+
+def _seconds_until(http_date: str) -> float | None:
+    """Seconds from now until an HTTP date, or ``None`` when it is not one."""
+    try:
+        when = email.utils.parsedate_to_datetime(http_date.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, by RFC 5322
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp() - time.time()
 
 
 class Transport:

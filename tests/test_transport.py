@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import logging
 import socket
 import threading
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 from kycbridge import __version__
 from kycbridge.errors import MalformedResponse, ProviderUnavailable
 from kycbridge.sandbox import Replay, Sandbox, SimResponse
-from kycbridge.transport import Request, Transport, encode_query, is_loopback_host
+from kycbridge.transport import Request, Response, Transport, encode_query, is_loopback_host
 
 SECRET = "sk_live_canary_5f2b9c"
 
@@ -306,6 +308,27 @@ def test_retry_after_must_be_finite(server, replay):
     replay.push(SimResponse.json(429, {}, headers={"Retry-After": "inf"}))
     response = fast(retries=0).send(req(server))
     assert response.retry_after() is None
+
+
+@pytest.mark.parametrize(
+    ("header", "low", "high"),
+    [("7", 7, 7), ("2.5", 2.5, 2.5), ("-3", 0, 0), (None, None, None), ("soon", None, None),
+     ("Wed, 21 Oct 2015 07:28:00 GMT", 0, 0)],  # a past date: retry now
+)
+def test_retry_after_reads_seconds_and_dates(header, low, high):
+    headers = {"retry-after": header} if header is not None else {}
+    value = Response(status=429, headers=headers, body=b"").retry_after()
+    assert value == low if low is None else low <= value <= high
+
+
+def test_retry_after_as_an_http_date_over_http(server, replay):
+    when = email.utils.format_datetime(
+        datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=30),
+        usegmt=True,
+    )
+    replay.push(SimResponse.json(429, {}, headers={"Retry-After": when}))
+    response = fast(retries=0).send(req(server))
+    assert 25 <= response.retry_after() <= 30
 
 
 def test_an_encoded_body_is_capped_after_decoding(server, replay):
