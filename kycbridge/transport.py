@@ -367,13 +367,6 @@ class Transport:
             max_retry_after=max_retry_after,
         )
         self.max_body = max_body
-        self._pool_headers: Mapping[str, str] = getattr(self.pool, "headers", None) or {}
-        # A plain PoolManager (not a proxy, urlopen not overridden) is routed by the
-        # transport itself, from base URLs parsed once (see send).
-        self._direct = (
-            type(self.pool).urlopen is urllib3.PoolManager.urlopen
-            and getattr(self.pool, "proxy", None) is None
-        )
         self._headers: dict[str, str] = {}
         self.user_agent = user_agent
         self._lock = threading.Lock()
@@ -384,6 +377,22 @@ class Transport:
         return (
             f"Transport(timeout={self.timeout!r}, retries={self.retry.total}, "
             f"max_body={self.max_body})"
+        )
+
+    @property
+    def pool(self) -> urllib3.PoolManager:
+        """The pool manager requests go through (assignable: the transport adapts)."""
+        return self._pool
+
+    @pool.setter
+    def pool(self, pool: urllib3.PoolManager) -> None:
+        self._pool = pool
+        self._pool_headers: Mapping[str, str] = getattr(pool, "headers", None) or {}
+        # A plain PoolManager (not a proxy, urlopen not overridden) is routed by the
+        # transport itself, from base URLs parsed once (see send).
+        self._direct = (
+            type(pool).urlopen is urllib3.PoolManager.urlopen
+            and getattr(pool, "proxy", None) is None
         )
 
     @property

@@ -225,14 +225,21 @@ def test_apps_can_hand_in_their_own_pool(server, replay):
     assert replay.received[0].headers["x-app"] == "mine"
 
 
-def test_a_proxy_manager_routes_requests_itself(server, replay):
+@pytest.mark.parametrize("how", ["constructor", "assigned later"])
+def test_a_proxy_manager_routes_requests_itself(server, replay, how):
     """An app's ProxyManager is asked to send (absolute-form URL to the proxy), not bypassed."""
     replay.push(ok())
     proxy = urllib3.ProxyManager(server.base_url)
+    if how == "constructor":
+        transport = Transport(proxy)
+    else:
+        transport = fast()
+        transport.send(req(server))  # used once with its own pool first
+        transport.pool = proxy
     # Nothing listens on port 9: only a request sent through the proxy can succeed.
     request = Request(url="http://127.0.0.1:9/api/x", params={"q": "v"})
-    assert Transport(proxy).send(request).status == 200
-    assert replay.received[0].param("q") == "v"
+    assert transport.send(request).status == 200
+    assert replay.received[-1].param("q") == "v"
 
 
 def test_a_pool_manager_subclass_keeps_its_urlopen(server, replay):

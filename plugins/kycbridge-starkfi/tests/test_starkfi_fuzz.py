@@ -17,8 +17,8 @@ import kycbridge_starkfi
 from kycbridge.errors import KYCBridgeError
 from kycbridge.sandbox import Replay, Sandbox, SimResponse
 from kycbridge.transport import Response, Transport
-from kycbridge_starkfi.errors import MAX_RETRY_AFTER
 from kycbridge_starkfi.details import DATA_FIELDS, IP_INFO_FIELDS
+from kycbridge_starkfi.errors import MAX_RETRY_AFTER
 from kycbridge_starkfi.mapping import normalize, raw_status_of
 from kycbridge_starkfi.provider import StarkFiProvider
 from kycbridge_starkfi.query import StarkFiQuery, StarkFiSettings
