@@ -5,6 +5,7 @@ Everything runs over real HTTP against the plugins' own simulators on loopback.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -17,6 +18,7 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+import kycbridge.testing as kit
 from kycbridge import Bridge, InvalidQuery, KYCBridgeError, KYCState, StatusReport
 from kycbridge.cli import main
 from kycbridge.sandbox import Sandbox, SimRequest, SimResponse
@@ -65,16 +67,8 @@ class CanaryGate:
         self.inner.reset()
 
 
-def fast_transport(**kw: Any) -> Transport:
-    options = {
-        "retries": 1,
-        "backoff_factor": 0.01,
-        "max_retry_after": 0.05,
-        "read_timeout": 1.0,
-        "connect_timeout": 1.0,
-    }
-    options.update(kw)
-    return Transport(**options)
+fast_transport = functools.partial(kit.fast_transport, read_timeout=1.0, connect_timeout=1.0)
+"""The kit's quick test transport with these tests' timeouts."""
 
 
 @pytest.fixture(scope="module")

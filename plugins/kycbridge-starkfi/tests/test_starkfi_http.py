@@ -6,6 +6,7 @@ many single calls run fast; it is tested in ``test_starkfi_ratelimit.py``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 import kycbridge
+import kycbridge.testing as kit
 import kycbridge_starkfi
 from kycbridge import KYCState
 from kycbridge.errors import (
@@ -27,7 +29,6 @@ from kycbridge.errors import (
 from kycbridge.plugins import PluginRegistry
 from kycbridge.report import report_from_dict, report_to_dict
 from kycbridge.sandbox import Replay, Sandbox, SimResponse
-from kycbridge.transport import Transport
 from kycbridge_starkfi.details import IpInfo, StarkFiDetails
 from kycbridge_starkfi.errors import ERROR_TABLE, error_class
 from kycbridge_starkfi.provider import StarkFiProvider
@@ -70,12 +71,8 @@ OK_BODY: dict[str, Any] = {
 }
 
 
-def fast_transport(**kwargs: Any) -> Transport:
-    options: dict[str, Any] = {
-        "retries": 0, "backoff_factor": 0.01, "max_retry_after": 0.05, "read_timeout": 2.0,
-    }
-    options.update(kwargs)
-    return Transport(**options)
+fast_transport = functools.partial(kit.fast_transport, retries=0, read_timeout=2.0)
+"""The kit's quick test transport with these tests' timeouts."""
 
 
 @pytest.fixture(autouse=True)

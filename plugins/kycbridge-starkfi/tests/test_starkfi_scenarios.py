@@ -7,6 +7,7 @@ The simulator's rate limit is off here, and so is the client's limiter (the prov
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -17,6 +18,7 @@ import pytest
 import urllib3
 
 import kycbridge
+import kycbridge.testing as kit
 import kycbridge_starkfi
 from kycbridge import KYCState
 from kycbridge.errors import KYCBridgeError, ProviderUnavailable, RateLimited
@@ -37,12 +39,8 @@ TRANSIENT = (ProviderUnavailable, RateLimited)
 STATES = {s.value for s in KYCState}
 
 
-def fast_transport(**kwargs: Any) -> Transport:
-    options: dict[str, Any] = {
-        "retries": 1, "backoff_factor": 0.01, "max_retry_after": 0.05, "read_timeout": 0.5,
-    }
-    options.update(kwargs)
-    return Transport(**options)
+fast_transport = functools.partial(kit.fast_transport, read_timeout=0.5)
+"""The kit's quick test transport with these tests' timeouts."""
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -10,11 +11,11 @@ from urllib.parse import quote
 import pytest
 
 import kycbridge
+import kycbridge.testing as kit
 import kycbridge_starkfi
 from kycbridge.errors import KYCBridgeError
 from kycbridge.report import report_to_dict
 from kycbridge.sandbox import Sandbox, SimResponse
-from kycbridge.transport import Transport
 from kycbridge_starkfi.provider import StarkFiProvider
 from kycbridge_starkfi.simulator import SANDBOX_DOMAIN, SOLANA_WALLET, StarkFiSimulator
 
@@ -25,8 +26,8 @@ EMAILS = [f"{local}@{SANDBOX_DOMAIN}" for local in (
 )]
 
 
-def fast_transport() -> Transport:
-    return Transport(retries=1, backoff_factor=0.01, max_retry_after=0.05, read_timeout=0.3)
+fast_transport = functools.partial(kit.fast_transport, read_timeout=0.3)
+"""The kit's quick test transport with these tests' timeouts."""
 
 
 @pytest.fixture(autouse=True)

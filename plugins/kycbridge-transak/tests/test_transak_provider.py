@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 from collections.abc import Iterator
 from typing import Any
@@ -10,6 +11,7 @@ import attrs
 import pytest
 
 import kycbridge
+import kycbridge.testing as kit
 import kycbridge_transak
 from kycbridge import (
     AuthenticationError,
@@ -22,7 +24,6 @@ from kycbridge import (
     RequestRejected,
     StatusReport,
     SubjectNotFound,
-    Transport,
     report_from_dict,
     report_to_dict,
 )
@@ -39,15 +40,8 @@ TOKEN = SANDBOX_ACCESS_TOKEN
 EMAIL = "jane.doe@example.com"
 
 
-def fast_transport(**overrides: Any) -> Transport:
-    options: dict[str, Any] = {
-        "retries": 1,
-        "backoff_factor": 0.01,
-        "max_retry_after": 0.05,
-        "read_timeout": 0.5,
-    }
-    options.update(overrides)
-    return Transport(**options)
+fast_transport = functools.partial(kit.fast_transport, read_timeout=0.5)
+"""The kit's quick test transport with these tests' timeouts."""
 
 
 # One server per module (stopping one costs up to half a second); state is reset per test.

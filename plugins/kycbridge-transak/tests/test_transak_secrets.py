@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import pytest
 
 import kycbridge
+import kycbridge.testing as kit
 import kycbridge_transak
-from kycbridge import KYCBridgeError, Transport
+from kycbridge import KYCBridgeError
 from kycbridge.redact import mask
 from kycbridge.sandbox import Replay, Sandbox, SimResponse
 from kycbridge_transak import TransakQuery, TransakSettings, TransakSimulator
@@ -20,15 +22,8 @@ EMAIL = "jane.doe@example.com"
 RUN_ID = "f7a73b14-6c25-433e-802d-1ca4ac0ececa"
 
 
-def fast_transport(**overrides: Any) -> Transport:
-    options: dict[str, Any] = {
-        "retries": 1,
-        "backoff_factor": 0.01,
-        "max_retry_after": 0.05,
-        "read_timeout": 0.5,
-    }
-    options.update(overrides)
-    return Transport(**options)
+fast_transport = functools.partial(kit.fast_transport, read_timeout=0.5)
+"""The kit's quick test transport with these tests' timeouts."""
 
 
 def make_bridge(sandbox: Sandbox) -> kycbridge.Bridge:
