@@ -22,10 +22,11 @@ import copy
 import json
 import logging
 import os
+import queue
 import sys
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
 import attrs
@@ -156,12 +157,17 @@ def _run(
             return BulkResult(index, item, error=exc)
         return BulkResult(index, item, report=report)
 
-    def results(done: Iterable[Future[BulkResult]]) -> Iterator[BulkResult]:
-        for future in done:
-            yield future.result()
-
+    # Finished futures arrive through a queue their done-callback fills: taking the next one
+    # costs O(1), where wait(FIRST_COMPLETED) would hook a waiter into every pending future.
     limit = 2 * workers
     pending: set[Future[BulkResult]] = set()
+    finished: queue.SimpleQueue[Future[BulkResult]] = queue.SimpleQueue()
+
+    def next_result() -> BulkResult:
+        future = finished.get()
+        pending.discard(future)
+        return future.result()
+
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kycbridge-bulk")
     try:
         for index, item in items:
@@ -180,13 +186,13 @@ def _run(
             except InvalidQuery as exc:
                 yield BulkResult(index, item, error=exc)
                 continue
-            pending.add(pool.submit(check, index, item, query))
+            future = pool.submit(check, index, item, query)
+            pending.add(future)
+            future.add_done_callback(finished.put)
             while len(pending) >= limit:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                yield from results(done)
+                yield next_result()
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            yield from results(done)
+            yield next_result()
     finally:
         for future in pending:
             future.cancel()
