@@ -123,6 +123,13 @@ def encode_query(params: Mapping[str, str]) -> str:
     return "&".join(parts)
 
 
+def _with_query(url: str, query: str) -> str:
+    """``url`` with ``query`` appended (after ``&`` when the URL already has a query)."""
+    if not query:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
 class _PersonalParamFilter(logging.Filter):
     """Masks personal query values (``email=…``) in urllib3's own log lines.
 
@@ -251,7 +258,7 @@ class Request:
     @property
     def full_url(self) -> str:
         """The URL with its encoded query string."""
-        return f"{self.url}?{encode_query(self.params)}" if self.params else self.url
+        return _with_query(self.url, encode_query(self.params))
 
     def secrets(self) -> list[str]:
         """The secret values this request carries, for scrubbing text."""
@@ -260,10 +267,8 @@ class Request:
 
     def loggable_url(self) -> str:
         """The URL with personal query values masked."""
-        if not self.params:
-            return self.url
         shown = {k: (mask(v) if k in self.personal_params else v) for k, v in self.params.items()}
-        return f"{self.url}?{encode_query(shown)}"
+        return _with_query(self.url, encode_query(shown))
 
 
 @attrs.frozen(slots=False)  # made on every call: a dict class is quicker to build frozen
@@ -440,10 +445,7 @@ class Transport:
             if self._direct:
                 # What PoolManager.urlopen does without redirects, minus parsing the URL
                 # again on every call: the host's pool, then the request URI.
-                query = encode_query(request.params)
-                uri = target.request_uri
-                if query:
-                    uri = f"{uri}{'&' if '?' in uri else '?'}{query}"
+                uri = _with_query(target.request_uri, encode_query(request.params))
                 raw = self.pool.connection_from_host(
                     target.host, port=target.port, scheme=target.scheme
                 ).urlopen(

@@ -255,10 +255,16 @@ def test_a_pool_manager_subclass_keeps_its_urlopen(server, replay):
     assert calls == [server.url("api") + "/x?q=v"]
 
 
-def test_a_url_with_its_own_query_keeps_it(server, replay):
+@pytest.mark.parametrize("pool", ["plain", "subclass"])
+def test_a_url_with_its_own_query_keeps_it(server, replay, pool):
+    class Subclass(urllib3.PoolManager):
+        def urlopen(self, method, url, redirect=True, **kw):  # type: ignore[no-untyped-def]
+            return super().urlopen(method, url, redirect=redirect, **kw)
+
     replay.push(ok())
     url = server.url("api") + "/x?fixed=1"
-    assert fast().send(Request(url=url, params={"q": "v w@x"})).status == 200
+    transport = fast() if pool == "plain" else Transport(Subclass())
+    assert transport.send(Request(url=url, params={"q": "v w@x"})).status == 200
     assert replay.received[0].param("fixed") == "1"
     assert replay.received[0].param("q") == "v w@x"
 
