@@ -71,19 +71,6 @@ def bridge(sandbox: Sandbox) -> Iterator[kycbridge.Bridge]:
         yield bridge
 
 
-@pytest.fixture(scope="module")
-def replay_server() -> Iterator[tuple[Replay, Sandbox]]:
-    replay = Replay("transak")
-    with Sandbox([replay]) as sandbox:
-        yield replay, sandbox
-
-
-@pytest.fixture
-def replay(replay_server: tuple[Replay, Sandbox]) -> Replay:
-    replay_server[0].reset()
-    return replay_server[0]
-
-
 @pytest.fixture
 def replay_sandbox(replay_server: tuple[Replay, Sandbox], replay: Replay) -> Sandbox:
     return replay_server[1]

@@ -38,20 +38,6 @@ def make_bridge(sandbox: Sandbox) -> kycbridge.Bridge:
     )
 
 
-# One server per module (stopping one costs up to half a second); state is reset per test.
-@pytest.fixture(scope="module")
-def replay_server() -> Iterator[tuple[Replay, Sandbox]]:
-    replay = Replay("transak")
-    with Sandbox([replay]) as sandbox:
-        yield replay, sandbox
-
-
-@pytest.fixture
-def replay(replay_server: tuple[Replay, Sandbox]) -> Replay:
-    replay_server[0].reset()
-    return replay_server[0]
-
-
 @pytest.fixture
 def replay_bridge(
     replay_server: tuple[Replay, Sandbox], replay: Replay
