@@ -25,4 +25,6 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 html_theme = "alabaster"
 suppress_warnings = ["myst.xref_missing"]
+# Quotes and ellipses only: never turn "--json" into an en dash in headings and menus.
+smartquotes_action = "qe"
 nitpicky = False
