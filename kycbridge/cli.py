@@ -85,7 +85,7 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
     if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: expected seconds, more than 0 and at most {MAX_SECONDS:g}"
+            f"{text!r}: expected a positive number of seconds, at most {MAX_SECONDS:g}"
         )
     return value
 
@@ -381,6 +381,10 @@ def _parse(
             return parser.parse_args(argv)
     except _UsageError as exc:
         _say(f"kycbridge: {exc.message} (see `{exc.prog} --help`)", err, limit=ERROR_LINE_LIMIT)
+        words = list(sys.argv[1:] if argv is None else argv)
+        options = words[: words.index("--")] if "--" in words else words
+        if "--json" in options:
+            _json_line({"error": {"type": "usage", "message": exc.message}}, out)
         return EXIT_USAGE
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE

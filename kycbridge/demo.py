@@ -280,8 +280,8 @@ def run_demo_cli(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: IO
         if not run.ok:
             reason = f": {run.error}" if run.error is not None else ""
             line = (
-                f"kycbridge: demo {_name(run)} ({_description(run)}) ended in "
-                f"{run.result}, expected {run.scenario.outcome}{reason}"
+                f"kycbridge: demo {_name(run)} ended in {run.result}, expected "
+                f"{run.scenario.outcome}{reason} (scenario: {_description(run)})"
             )
             err.write(safe_text(line, ERROR_LINE_LIMIT) + "\n")
     return 0 if ok else EXIT_DEMO_FAILED
