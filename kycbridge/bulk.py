@@ -35,6 +35,7 @@ import urllib3
 from .bridge import Bridge
 from .errors import InvalidQuery, KYCBridgeError
 from .report import StatusReport, report_to_dict
+from .terminal import ERROR_LINE_LIMIT, json_line, safe_text
 from .transport import Transport
 
 __all__ = ["MAX_WORKERS", "BulkResult", "bulk_status", "run_bulk_cli"]
@@ -323,7 +324,7 @@ def run_bulk_cli(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: IO
     finally:
         if stream is not sys.stdin:
             stream.close()
-    (err if args.json else out).write(tally.summary() + "\n")
+    (err if args.json else out).write(safe_text(tally.summary()) + "\n")
     if interrupted:
         err.write("kycbridge: interrupted\n")
         return 130
@@ -337,7 +338,7 @@ def _format(result: BulkResult, as_json: bool, describe: Callable[[StatusReport]
             data["report"] = report_to_dict(result.report)
         elif result.error is not None:
             data["error"] = result.error.to_dict()
-        return json.dumps(data, ensure_ascii=False)
+        return json_line(data)
     if result.report is not None:
         return f"line {result.index}: {describe(result.report)}"
-    return f"line {result.index}: error: {result.error}"
+    return safe_text(f"line {result.index}: error: {result.error}", ERROR_LINE_LIMIT)

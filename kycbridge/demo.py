@@ -10,7 +10,6 @@ demo scenario reached its documented ``outcome``.
 from __future__ import annotations
 
 import argparse
-import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ from .redact import mask
 from .report import StatusReport, report_to_dict
 from .sandbox import Sandbox, Scenario
 from .states import FINAL_STATES, KYCState
+from .terminal import ERROR_LINE_LIMIT, json_line, safe_text
 from .watch import Watcher, clock_time
 
 __all__ = [
@@ -44,6 +44,8 @@ DEMO_TIMEOUT = 30.0
 """Seconds each demo scenario may take before it counts as failed."""
 
 EXIT_DEMO_FAILED = 1
+DESCRIPTION_LIMIT = 100
+"""Longest scenario description printed, in characters."""
 
 _STATES = {s.value for s in KYCState}
 
@@ -182,6 +184,14 @@ def _change_line(run: DemoRun, report: StatusReport) -> str:
     )
 
 
+def _name(run: DemoRun) -> str:
+    return f"{run.provider} {mask(run.scenario.subject)}"
+
+
+def _description(run: DemoRun) -> str:
+    return safe_text(run.scenario.description, DESCRIPTION_LIMIT)
+
+
 def _table(runs: list[DemoRun]) -> list[str]:
     header = ("subject", "final state", "raw status", "polls", "result")
     lines: list[str] = []
@@ -210,6 +220,7 @@ def _summary(run: DemoRun) -> dict[str, Any]:
     return {
         "provider": run.provider,
         "subject": run.scenario.subject,
+        "description": run.scenario.description,
         "outcome": run.scenario.outcome,
         "result": run.result,
         "raw_status": run.last.raw_status if run.last is not None else None,
@@ -223,7 +234,7 @@ def run_demo_cli(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: IO
     """``kycbridge demo``: exit 0 when every demo scenario reached its outcome, else 1."""
 
     def write(line: str) -> None:
-        out.write(line + "\n")
+        out.write(safe_text(line) + "\n")
         out.flush()
 
     def on_start(sandbox: Sandbox, runs: list[DemoRun]) -> None:
@@ -237,12 +248,16 @@ def run_demo_cli(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: IO
             f"kycbridge demo: sandbox on {sandbox.base_url}; "
             f"watching {len(runs)} demo scenarios ({per})"
         )
+        width = max(len(_name(run)) for run in runs)
+        for run in runs:
+            write(f"  {_name(run):<{width}}  {_description(run)}")
+        write("")
 
     def on_change(run: DemoRun, report: StatusReport) -> None:
         if args.json:
             old = run.last.state.value if run.last is not None else None
             data = {"event": "change", "old": old, "report": report_to_dict(report)}
-            write(json.dumps(data, ensure_ascii=False))
+            write(json_line(data))
         else:
             write(_change_line(run, report))
 
@@ -255,7 +270,7 @@ def run_demo_cli(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: IO
     passed = sum(run.ok for run in runs)
     if args.json:
         summary = {"event": "summary", "ok": ok, "scenarios": [_summary(r) for r in runs]}
-        write(json.dumps(summary, ensure_ascii=False))
+        write(json_line(summary))
     else:
         for line in _table(runs):
             write(line)
@@ -264,8 +279,9 @@ def run_demo_cli(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: IO
     for run in runs:
         if not run.ok:
             reason = f": {run.error}" if run.error is not None else ""
-            err.write(
-                f"kycbridge: demo {run.provider} {mask(run.scenario.subject)} ended in "
-                f"{run.result}, expected {run.scenario.outcome}{reason}\n"
+            line = (
+                f"kycbridge: demo {_name(run)} ended in {run.result}, expected "
+                f"{run.scenario.outcome}{reason} (scenario: {_description(run)})"
             )
+            err.write(safe_text(line, ERROR_LINE_LIMIT) + "\n")
     return 0 if ok else EXIT_DEMO_FAILED

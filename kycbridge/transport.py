@@ -32,7 +32,7 @@ from urllib3.util.retry import Retry
 from urllib3.util.url import parse_url
 
 from ._version import __version__
-from .errors import MalformedResponse, ProviderUnavailable
+from .errors import InvalidQuery, MalformedResponse, ProviderUnavailable
 from .redact import mask, redact_headers, scrub
 
 __all__ = [
@@ -45,6 +45,8 @@ __all__ = [
     "encode_query",
     "is_loopback_host",
 ]
+
+_UNSENDABLE_HEADER = re.compile("[\\r\\n\\x00]|[^\\x00-\\xff]")
 
 log = logging.getLogger("kycbridge.transport")
 
@@ -422,13 +424,24 @@ class Transport:
 
         Raises :class:`ProviderUnavailable` for timeouts and connection errors once retries
         are spent, and :class:`MalformedResponse` for a body over the size cap. Plain
-        ``http://`` to anything but loopback raises :class:`ValueError` before sending.
+        ``http://`` to anything but loopback, an unparsable URL or a header value holding a line
+        break raise :class:`~kycbridge.errors.InvalidQuery` (a ``ValueError``) before sending.
         """
-        target = _target(request.url)
-        if target.problem:
-            raise ValueError(target.problem)
+        try:
+            target = _target(request.url)
+        except ValueError:  # the URL itself is not shown: its path may hold personal data
+            raise InvalidQuery("the request URL cannot be parsed", provider=provider) from None
+        if target.problem:  # InvalidQuery is a ValueError too
+            raise InvalidQuery(target.problem, provider=provider)
         # An app pool's own headers, then ours, then the request's.
         headers = {**self._pool_headers, **self._headers, **request.headers}
+        for name, value in headers.items():
+            if _UNSENDABLE_HEADER.search(name) or _UNSENDABLE_HEADER.search(str(value)):
+                # http.client would raise a bare ValueError; the value may be a secret
+                raise InvalidQuery(
+                    f"header {name[:40]!r} holds a line break, NUL or non-Latin-1 character",
+                    provider=provider,
+                )
         with self._lock:
             self.requests_sent += 1
         if request.personal_params:

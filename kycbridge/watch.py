@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import collections
 import itertools
-import json
 import logging
 import random
 import threading
@@ -48,6 +47,7 @@ from .errors import (
 from .redact import mask
 from .report import StatusReport
 from .states import FINAL_STATES, KYCState, StateMachine
+from .terminal import json_line, safe_text
 from .transport import Transport
 
 __all__ = [
@@ -78,6 +78,7 @@ TRANSIENT_ERRORS: tuple[type[KYCBridgeError], ...] = (ProviderUnavailable, RateL
 """Errors a watch retries (within its timeout). Any other error ends the watch."""
 
 _KEEP_ERRORS = 100
+LIVE_LINE_LIMIT = 200
 
 
 def parse_states(values: Iterable[KYCState | str] | str) -> frozenset[KYCState]:
@@ -356,7 +357,8 @@ class LiveLine:
             if self._done.is_set():
                 return
             # the cursor goes back to the start: a log line written now overwrites this one
-            self.stream.write(f"\r\x1b[K{next(self._frames)} {self.text()}\r")
+            text = safe_text(self.text(), LIVE_LINE_LIMIT)
+            self.stream.write(f"\r\x1b[K{next(self._frames)} {text}\r")
             self.stream.flush()
             self._shown = True
 
@@ -367,10 +369,10 @@ class LiveLine:
             self._shown = False
 
     def print(self, line: str, out: IO[str]) -> None:
-        """Erase the live line, then write ``line`` (and a newline) to ``out``."""
+        """Erase the live line, then write ``line`` (escaped, and a newline) to ``out``."""
         with self._lock:
             self._erase()
-            out.write(line + "\n")
+            out.write(safe_text(line) + "\n")
             out.flush()
         self.draw()
 
@@ -420,7 +422,7 @@ def run_watch_cli(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: I
         try:
             for report in watcher:
                 if args.json:
-                    live.print(json.dumps(report_to_dict(report), ensure_ascii=False), out)
+                    live.print(json_line(report_to_dict(report)), out)
                 else:
                     live.print(f"{clock_time(report)} {describe(report)}", out)
         except KeyboardInterrupt:
