@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Callable
 
 __all__ = ["RateLimiter"]
+
+_KEEP_GRANTS = 1000
 
 
 class RateLimiter:
@@ -14,6 +17,10 @@ class RateLimiter:
 
     A strict spacing (no bursts) keeps any one-second window at ``rate`` calls or fewer,
     which is what a "N requests per second" limit on the provider's side counts.
+
+    ``clock`` (seconds, monotonic) and ``sleep`` are the time source and the wait; inject
+    fakes in tests. :attr:`granted` keeps the slots handed out, so a test can check the
+    spacing the limiter decided instead of measuring wall time.
     """
 
     def __init__(
@@ -21,7 +28,7 @@ class RateLimiter:
         rate: float,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -32,6 +39,10 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._next = 0.0
+        self.granted: collections.deque[float] = collections.deque(maxlen=_KEEP_GRANTS)
+        """The last 1000 slots granted by :meth:`acquire` (``clock`` times), in grant order."""
+        self.grants = 0
+        """How many slots :meth:`acquire` granted in all."""
 
     def __repr__(self) -> str:
         return f"RateLimiter(rate={self.rate})"
@@ -42,6 +53,8 @@ class RateLimiter:
             now = self._clock()
             slot = max(now, self._next)
             self._next = slot + self.interval
+            self.granted.append(slot)
+            self.grants += 1
         wait = slot - now
         if wait > 0:
             self._sleep(wait)

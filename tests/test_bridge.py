@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-import time
 
 import pytest
 from toy import TOY_TOKEN, ToyDetails, toy_plugin
@@ -152,25 +151,67 @@ def test_blocklist_flag_reaches_the_report(toy_bridge):
 
 
 def test_rate_limiter_spaces_calls_across_threads():
-    limiter = RateLimiter(20)
-    stamps: list[float] = []
+    """4 threads x 5 calls on a frozen clock: the slots granted are exactly one interval apart.
+
+    The clock never moves, so every wait is decided by the limiter alone (no scheduling luck):
+    the i-th grant is at ``i * interval`` and its caller is told to sleep that long.
+    """
+    slept: list[float] = []
+    limiter = RateLimiter(20, clock=lambda: 100.0, sleep=slept.append)
+    waits: list[float] = []
     lock = threading.Lock()
 
     def work() -> None:
         for _ in range(5):
-            limiter.acquire()
+            wait = limiter.acquire()
             with lock:
-                stamps.append(time.monotonic())
+                waits.append(wait)
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    stamps.sort()
-    # 20 calls at 20/s: no one-second window holds more than 20, and it takes >= 0.95 s
-    assert stamps[-1] - stamps[0] >= 0.9
-    assert all(b - a >= 0.045 for a, b in itertools.pairwise(stamps))
+    step = 1.02 / 20
+    assert limiter.interval == step
+    assert limiter.grants == 20
+    assert list(limiter.granted) == pytest.approx([100.0 + i * step for i in range(20)])
+    assert sorted(waits) == pytest.approx([i * step for i in range(20)])
+    assert sorted(slept) == sorted(waits)[1:]  # the first caller did not wait
+    # 20 calls at 20/s: the last one is granted >= 0.95 s after the first, so no one-second
+    # window holds more than 20
+    assert limiter.granted[-1] - limiter.granted[0] >= 0.95
+
+
+def test_rate_limiter_grants_are_spaced_on_the_real_clock():
+    """With the real clock and real threads, consecutive grants are still >= interval apart.
+
+    Slots are decided under the lock, so this holds whatever the scheduling; the rate is high
+    so the test takes milliseconds.
+    """
+    limiter = RateLimiter(2000)
+
+    def work() -> None:
+        for _ in range(25):
+            limiter.acquire()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    slots = list(limiter.granted)
+    assert limiter.grants == len(slots) == 100
+    assert all(b - a >= limiter.interval * (1 - 1e-9) for a, b in itertools.pairwise(slots))
+
+
+def test_rate_limiter_keeps_the_last_grants_only():
+    limiter = RateLimiter(1, clock=lambda: 0.0, sleep=lambda s: None)
+    for _ in range(1500):
+        limiter.acquire()
+    assert limiter.grants == 1500
+    assert len(limiter.granted) == 1000
+    assert limiter.granted[-1] == pytest.approx(1499 * 1.02)
 
 
 def test_rate_limiter_defer_and_validation():

@@ -104,7 +104,7 @@ def test_retry_after_is_capped(server, replay):
     replay.push(SimResponse.json(503, {}, headers={"Retry-After": "120"}), ok())
     started = time.monotonic()
     assert fast(max_retry_after=0.2).send(req(server)).status == 200
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 20  # vs 120 s uncapped
 
 
 def test_backoff_grows_exponentially_with_jitter():
@@ -121,7 +121,7 @@ def test_backoff_grows_exponentially_with_jitter():
 
 
 def test_read_timeout_is_retried_then_unavailable(server, replay):
-    replay.push(SimResponse.json(200, {}, delay=0.6))
+    replay.push(SimResponse.json(200, {}, delay=30))  # far past the timeout, never a race
     transport = fast(retries=1, read_timeout=0.2)
     with pytest.raises(ProviderUnavailable) as info:
         transport.send(req(server), provider="api")

@@ -136,14 +136,26 @@ def test_a_built_query_object_works_too(toy_bridge, toy_sim):
 # -- ending ----------------------------------------------------------------------------------
 def test_timeout_raises_watch_timeout_with_the_last_report(toy_bridge, toy_sim):
     toy_sim.scripts["s"] = ["REVIEW"]
-    watcher = Watcher(toy_bridge, "toy", q("s"), timeout=0.3, interval=0.02, max_interval=0.05)
+    fake = FakeTime()
+    watcher = Watcher(
+        toy_bridge,
+        "toy",
+        q("s"),
+        timeout=0.3,
+        interval=0.02,
+        max_interval=0.05,
+        jitter=0,
+        clock=fake.clock,
+        sleep=fake.sleep,
+    )
     seen = []
-    started = time.monotonic()
     with pytest.raises(WatchTimeout) as info:
         for report in watcher:
             seen.append(report)
-    elapsed = time.monotonic() - started
-    assert 0.28 <= elapsed < 1.5
+    # 0.02, 0.04, then 0.05 until the deadline: the last wait is clamped to end exactly on it
+    assert fake.sleeps[:3] == pytest.approx([0.02, 0.04, 0.05])
+    assert sum(fake.sleeps) == pytest.approx(0.3)
+    assert fake.now - 1000.0 == pytest.approx(0.3)
     exc = info.value
     assert exc.exit_code == 8 and exc.kind == "timeout"
     assert isinstance(exc, kycbridge.KYCBridgeError)
@@ -159,11 +171,13 @@ def test_timeout_raises_watch_timeout_with_the_last_report(toy_bridge, toy_sim):
 def test_stop_event_ends_the_iteration_even_mid_wait(toy_bridge, toy_sim):
     toy_sim.scripts["s"] = ["REVIEW"]
     stop = threading.Event()
-    watcher = Watcher(toy_bridge, "toy", q("s"), stop=stop, interval=5, max_interval=5)
-    threading.Timer(0.2, stop.set).start()
+    # the wait is 8-10 minutes (jitter); being woken by the stop event ends it at once
+    watcher = Watcher(toy_bridge, "toy", q("s"), stop=stop, interval=600, max_interval=600)
+    threading.Timer(0.05, stop.set).start()
     started = time.monotonic()
     assert states(watcher) == [S.IN_REVIEW]
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 60
+    assert len(watcher.waits) == 1 and watcher.waits[0] >= 480
     assert not watcher.reached and watcher.polls == 1
 
 
@@ -243,12 +257,13 @@ def test_transient_faults_are_retried_without_losing_or_inventing_a_state(replay
 def test_retry_after_is_honoured(replay):
     sim, bridge = replay
     sim.push(fault(429, **{"Retry-After": "1"}), ok("OK"))
-    watcher = Watcher(bridge, "toy", q("s"), timeout=10, **FAST)
-    started = time.monotonic()
+    fake = FakeTime()
+    watcher = Watcher(
+        bridge, "toy", q("s"), timeout=10, clock=fake.clock, sleep=fake.sleep, **FAST
+    )
     assert states(watcher) == [S.APPROVED]
-    elapsed = time.monotonic() - started
-    assert 1.0 <= elapsed < 2.0
-    assert watcher.waits[0] >= 1.0
+    assert fake.sleeps == [1.0]  # the Retry-After, not the 10 ms backoff
+    assert watcher.waits == [1.0]
     assert isinstance(watcher.errors[0], RateLimited) and watcher.errors[0].retry_after == 1
 
 
@@ -266,10 +281,10 @@ def test_retry_after_on_503_is_honoured_too(replay):
 def test_retry_after_past_the_deadline_times_out_at_once(replay):
     sim, bridge = replay
     sim.push(fault(429, **{"Retry-After": "30"}))
-    started = time.monotonic()
+    fake = FakeTime()
     with pytest.raises(WatchTimeout) as info:
-        list(watch(bridge, "toy", q("s"), timeout=2, **FAST))
-    assert time.monotonic() - started < 1.0
+        list(watch(bridge, "toy", q("s"), timeout=2, clock=fake.clock, sleep=fake.sleep, **FAST))
+    assert fake.sleeps == []  # no wait for a Retry-After that ends past the deadline
     assert isinstance(info.value.last_error, RateLimited)
     assert info.value.report is None and info.value.to_dict()["last_error"] == "rate_limited"
 
@@ -277,17 +292,22 @@ def test_retry_after_past_the_deadline_times_out_at_once(replay):
 def test_transient_errors_until_the_timeout(replay):
     sim, bridge = replay
     sim.push(fault(503))
+    fake = FakeTime()
     with pytest.raises(WatchTimeout) as info:
-        list(watch(bridge, "toy", q("s"), timeout=0.3, **FAST))
+        list(watch(bridge, "toy", q("s"), timeout=0.3, clock=fake.clock, sleep=fake.sleep, **FAST))
     assert isinstance(info.value.last_error, ProviderUnavailable)
     assert info.value.polls > 2
+    assert sum(fake.sleeps) == pytest.approx(0.3)
     assert "the last one failed: unavailable" in str(info.value)
 
 
 def test_a_timeout_after_recovering_has_no_last_error(replay):
     sim, bridge = replay
     sim.push(fault(503), ok("REVIEW"))
-    watcher = Watcher(bridge, "toy", q("s"), timeout=0.2, **FAST)
+    fake = FakeTime()
+    watcher = Watcher(
+        bridge, "toy", q("s"), timeout=0.2, clock=fake.clock, sleep=fake.sleep, **FAST
+    )
     with pytest.raises(WatchTimeout) as info:
         list(watcher)
     assert info.value.last_error is None and watcher.error_count == 1

@@ -219,11 +219,10 @@ def test_slow_answer_with_short_timeout_is_unavailable(
     sim: StarkFiSimulator, sandbox: Sandbox
 ) -> None:
     sim.reset()
-    started = time.monotonic()
+    # the answer comes after 2 s: an error (not the report) proves the client gave up first
     with make_bridge(sandbox, fast_transport(retries=0, read_timeout=0.3)) as bridge:
         with pytest.raises(ProviderUnavailable):
             bridge.status("starkfi", email=f"fault-slow@{SANDBOX_DOMAIN}")
-    assert time.monotonic() - started < 1.5
 
 
 def test_emails_are_case_insensitive(bridge: kycbridge.Bridge) -> None:

@@ -1,38 +1,31 @@
 """The simulator answers as StarkFi's documents say: checked against the OpenAPI description
-in ``shared/seeds`` (status documented, content type, body schema)."""
+the plugin ships (``kycbridge_starkfi/openapi/``): status documented, content type, body
+schema."""
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import urllib3
+import yaml
 
 from kycbridge.sandbox import Sandbox
 from kycbridge_starkfi.simulator import SANDBOX_API_KEY, SANDBOX_DOMAIN, SCENARIOS, StarkFiSimulator
 
-jsonschema = pytest.importorskip("jsonschema")
-yaml = pytest.importorskip("yaml")
-
 SPEC_NAME = "starkfi-kyc-status.openapi.yaml"
 
 
-def find_seeds() -> Path | None:
-    """``shared/seeds`` beside the repository (``../shared`` from its root), found by walking up."""
-    for folder in Path(__file__).resolve().parents:
-        candidate = folder / "shared" / "seeds"
-        if (candidate / SPEC_NAME).is_file():
-            return candidate
-    return None
+def load_spec() -> dict[str, Any]:
+    """The OpenAPI description shipped with the plugin (``kycbridge_starkfi/openapi/``)."""
+    resource = importlib.resources.files("kycbridge_starkfi") / "openapi" / SPEC_NAME
+    loaded: dict[str, Any] = yaml.safe_load(resource.read_text(encoding="utf-8"))
+    return loaded
 
-
-SEEDS = find_seeds()
-pytestmark = pytest.mark.skipif(
-    SEEDS is None, reason=f"shared/seeds/{SPEC_NAME} not found above {Path(__file__).parent}"
-)
 
 # Scenarios whose answers are deliberately off the documents (undocumented statuses, bodies
 # that are not JSON, nulls where strings are documented, wrong types): not checked here.
@@ -47,8 +40,7 @@ ON_SPEC = [s for s in SCENARIOS if s.subject.split("@")[0] not in OFF_SPEC]
 
 @pytest.fixture(scope="module")
 def operation() -> dict[str, Any]:
-    assert SEEDS is not None
-    spec = yaml.safe_load((SEEDS / SPEC_NAME).read_text(encoding="utf-8"))
+    spec = load_spec()
     op = spec["paths"]["/kyc/status"]["get"]
     op["components"] = spec["components"]
     return op

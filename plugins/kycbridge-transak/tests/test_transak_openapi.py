@@ -1,19 +1,20 @@
 """The provider and the simulator agree with the seed document (the OpenAPI description).
 
-The seeds live in ``shared/seeds`` beside the repository (``../shared`` from its root); set
-``KYCBRIDGE_SEEDS_DIR`` to point elsewhere. Without them these tests are skipped.
+The description is package data of the plugin (``kycbridge_transak/openapi/``), written from
+Transak's "Get KYC - IdProof Status" document.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import urllib3
+import yaml
 
 from kycbridge.sandbox import Sandbox
 from kycbridge_transak import TransakProvider, TransakQuery, TransakSettings, TransakSimulator
@@ -27,36 +28,14 @@ from kycbridge_transak.simulator import (
     SEED_CONFORMING,
 )
 
-yaml = pytest.importorskip("yaml")
-jsonschema = pytest.importorskip("jsonschema")
-
 SPEC_NAME = "transak-id-proof-status.openapi.yaml"
-DOC_NAME = "transak-get-kyc-idproof-status.md"
-
-
-def find_seeds() -> Path | None:
-    configured = os.environ.get("KYCBRIDGE_SEEDS_DIR")
-    if configured:
-        return Path(configured) if (Path(configured) / SPEC_NAME).is_file() else None
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "seeds"
-        if (candidate / SPEC_NAME).is_file():
-            return candidate
-    return None
-
-
-SEEDS = find_seeds()
-pytestmark = pytest.mark.skipif(
-    SEEDS is None,
-    reason=f"seed documents not found: no shared/seeds/{SPEC_NAME} above this file "
-    "(set KYCBRIDGE_SEEDS_DIR)",
-)
 
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    assert SEEDS is not None
-    loaded: dict[str, Any] = yaml.safe_load((SEEDS / SPEC_NAME).read_text(encoding="utf-8"))
+    """The OpenAPI description shipped with the plugin (``kycbridge_transak/openapi/``)."""
+    resource = importlib.resources.files("kycbridge_transak") / "openapi" / SPEC_NAME
+    loaded: dict[str, Any] = yaml.safe_load(resource.read_text(encoding="utf-8"))
     return loaded
 
 
@@ -166,14 +145,9 @@ def test_provider_request_uses_the_documented_parameters(
     assert spec["servers"][0]["url"] == ENVIRONMENTS["staging"]
 
 
-def test_documented_words_are_all_mapped() -> None:
-    assert SEEDS is not None
-    seed = (SEEDS / DOC_NAME).read_text(encoding="utf-8")
+def test_documented_words_are_all_mapped(operation: dict[str, Any]) -> None:
+    """The status words the operation documents are all known to the mapping."""
+    text = operation["description"]
     for word in ["NOT_SUBMITTED", "SUBMITTED"]:
-        assert f"`{word}`" in seed
+        assert word in text
         assert STATUS_MAP.knows(word)
-    reference = SEEDS.parent / "reference" / "PROVIDERS.md"
-    if reference.is_file():
-        text = reference.read_text(encoding="utf-8")
-        for word in STATUS_MAP:
-            assert f"`{word}`" in text, word
