@@ -463,11 +463,11 @@ def _masked_url(url: str | None) -> str | None:
         host = parts.hostname or ""
         port = f":{parts.port}" if parts.port else ""
         shown = f"{parts.scheme}://{host}{port}" if host else ""  # never userinfo
-        shown += mask_personal(parts.path)
+        shown += "/".join(mask_personal(segment) for segment in parts.path.split("/"))
         query = parse_qsl(parts.query, keep_blank_values=True)
         if query:
-            shown += "?" + "&".join(f"{k}={mask(v)}" for k, v in query)
+            shown += "?" + "&".join(f"{mask_personal(k)}={mask(v)}" for k, v in query)
     except ValueError:
         return "(unreadable)"
-    shown = _escape(mask_personal(shown))
+    shown = _escape(shown)
     return shown if len(shown) <= 200 else shown[:200] + "…"

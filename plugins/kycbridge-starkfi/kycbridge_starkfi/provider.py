@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from kycbridge import (
+    CompositeStatusMap,
     HTTPStatusProvider,
     InvalidQuery,
     KYCState,
@@ -23,7 +24,7 @@ from kycbridge.transport import Response
 
 from .details import StarkFiDetails, parse_details
 from .errors import ERROR_TABLE
-from .mapping import STATUS_MAP, decide, normalize, raw_word
+from .mapping import DECISION_MAP, STATUS_MAP, decide, normalize, raw_word
 from .query import API_KEY_ENV, StarkFiQuery, StarkFiSettings
 
 __all__ = ["RATE_LIMIT", "STATUS_PATH", "StarkFiProvider"]
@@ -53,6 +54,8 @@ class StarkFiProvider(HTTPStatusProvider):
     status_map: ClassVar[StatusMap] = STATUS_MAP
     rate_limit: ClassVar[float | None] = RATE_LIMIT
     error_table = ERROR_TABLE
+    composite_map: ClassVar[CompositeStatusMap] = DECISION_MAP
+    """How ``approved``, ``session_status`` and ``status`` combine (printed by the docs)."""
 
     def normalize(self, raw: Any) -> KYCState:
         """The state of a StarkFi ``data`` object (:func:`.mapping.normalize`)."""
