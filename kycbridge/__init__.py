@@ -22,24 +22,31 @@ from .errors import (
     SubjectNotFound,
     WatchTimeout,
 )
+from .errortable import ErrorBody, ErrorFields, ErrorTable, Override
 from .hookspecs import hookimpl
-from .mapping import StatusMap
+from .mapping import ANY, CompositeStatusMap, StatusMap
 from .provider import HTTPStatusProvider, KYCStatusProvider, Parsed, secret
 from .report import StatusReport, report_from_dict, report_to_dict
 from .states import FINAL_STATES, TRANSITIONS, KYCState, StateMachine, Transition
 from .transport import Request, Response, Transport
 
 __all__ = [
+    "ANY",
     "FINAL_STATES",
     "TRANSITIONS",
     "AuthenticationError",
     "Bridge",
+    "CompositeStatusMap",
+    "ErrorBody",
+    "ErrorFields",
+    "ErrorTable",
     "HTTPStatusProvider",
     "InvalidQuery",
     "KYCBridgeError",
     "KYCState",
     "KYCStatusProvider",
     "MalformedResponse",
+    "Override",
     "Parsed",
     "PluginBroken",
     "PluginError",

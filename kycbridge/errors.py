@@ -47,6 +47,7 @@ class KYCBridgeError(Exception):
         provider_code: str | None = None,
         provider_message: str | None = None,
         retry_after: float | None = None,
+        request_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -55,6 +56,7 @@ class KYCBridgeError(Exception):
         self.provider_code = provider_code
         self.provider_message = provider_message
         self.retry_after = retry_after
+        self.request_id = request_id
 
     def __str__(self) -> str:
         prefix = f"{self.provider}: " if self.provider else ""
@@ -76,6 +78,7 @@ class KYCBridgeError(Exception):
             "http_status": self.http_status,
             "provider_code": self.provider_code,
             "provider_message": self.provider_message,
+            "request_id": self.request_id,
         }
 
 

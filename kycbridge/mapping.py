@@ -3,18 +3,23 @@
 A :class:`StatusMap` is data (docs print its rows) and a total, pure function: any input,
 including ``None``, odd case, stray whitespace or a word nobody documented, gives a state.
 Unknown words give :attr:`KYCState.UNKNOWN`; the caller keeps the raw word on the report.
+
+A :class:`CompositeStatusMap` does the same for answers whose state depends on several fields
+(a review status, an answer and a reject type): rows keyed by one value per field, with
+:data:`ANY` as a wildcard, the most specific matching row winning.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Final
 
 import attrs
 
 from .states import KYCState
 
-__all__ = ["StatusMap", "canonical_word"]
+__all__ = ["ANY", "CompositeStatusMap", "StatusMap", "canonical_word"]
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
 
@@ -85,3 +90,175 @@ class StatusMap(Mapping[str, KYCState]):
     def rows(self) -> list[tuple[str, KYCState]]:
         """The table as ``(word, state)`` rows, in documented order, for docs and CLI."""
         return list(self.table.items())
+
+
+class _Any:
+    """The type of :data:`ANY`."""
+
+    _instance: _Any | None = None
+
+    def __new__(cls) -> _Any:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ANY"
+
+    def __reduce__(self) -> str:
+        return "ANY"
+
+
+ANY: Final = _Any()
+"""A :class:`CompositeStatusMap` cell matching any value of its field, absent included."""
+
+Cell = str | bool | _Any
+"""One cell of a composite row: a word (folded like :func:`canonical_word`), a JSON boolean
+(matched exactly: ``"true"`` and ``1`` are not ``True``), or :data:`ANY`."""
+
+_ABSENT = object()
+
+
+def _fold(value: object) -> object:
+    """A field's value as rows compare it: a folded word, a boolean, or absent."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = canonical_word(value)
+        return word if word else _ABSENT
+    return _ABSENT
+
+
+def _fold_cell(cell: object) -> object:
+    if cell is ANY or isinstance(cell, bool):
+        return cell
+    if isinstance(cell, str) and canonical_word(cell):
+        return canonical_word(cell)
+    raise ValueError(f"a composite row cell must be a non-blank word, a bool or ANY: {cell!r}")
+
+
+def _field_names(value: Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _freeze_rows(
+    rows: Mapping[tuple[Cell, ...], KYCState],
+) -> Mapping[tuple[Cell, ...], KYCState]:
+    return {tuple(key): KYCState(state) for key, state in rows.items()}
+
+
+@attrs.frozen
+class CompositeStatusMap:
+    """A state table keyed by several fields of a provider's answer.
+
+    ``fields`` names the fields (keys of the answer, or dotted paths into nested objects);
+    each row gives one cell per field: a word, a JSON boolean, or :data:`ANY`. A lookup
+    keeps the rows whose every cell matches (words after folding case, whitespace, ``_`` and
+    ``-``; a missing, ``null`` or non-string value matches only :data:`ANY`) and takes the
+    **most specific** one: the most fixed cells, then, between rows fixing as many, the one
+    whose first fixed cell comes earliest in ``fields``. Two distinct rows can never tie, so
+    the result is deterministic; no matching row gives :attr:`default`. Never raises.
+
+    >>> m = CompositeStatusMap(
+    ...     fields=("reviewStatus", "reviewAnswer"),
+    ...     rows={("completed", "GREEN"): KYCState.APPROVED,
+    ...           ("completed", ANY): KYCState.REJECTED,
+    ...           ("pending", ANY): KYCState.IN_REVIEW},
+    ... )
+    >>> m({"reviewStatus": "COMPLETED", "reviewAnswer": "green"})
+    <KYCState.APPROVED: 'approved'>
+    >>> m.raw_status({"reviewStatus": "completed", "reviewAnswer": "RED"})
+    'completed/RED'
+    """
+
+    fields: tuple[str, ...] = attrs.field(converter=_field_names)
+    """The field names (or dotted paths), in the order of each row's cells."""
+    _rows: Mapping[tuple[Cell, ...], KYCState] = attrs.field(converter=_freeze_rows)
+    """The documented rows, as written, and their states."""
+    default: KYCState = KYCState.UNKNOWN
+    """The state when no row matches."""
+    _index: Sequence[tuple[tuple[object, ...], KYCState]] = attrs.field(
+        init=False, repr=False, eq=False
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if not self.fields:
+            raise ValueError("a composite status map needs at least one field")
+        width = len(self.fields)
+        seen: dict[tuple[object, ...], KYCState] = {}
+        for key, state in self._rows.items():
+            if len(key) != width:
+                raise ValueError(f"row {key!r} has {len(key)} cells for {width} fields")
+            folded = tuple(_fold_cell(cell) for cell in key)
+            if folded in seen and seen[folded] is not state:
+                raise ValueError(f"rows fold to the same key {folded!r} with two states")
+            seen[folded] = state
+        # Most specific first: most fixed cells, then the earliest fixed cell first.
+        index = sorted(
+            seen.items(),
+            key=lambda item: (
+                -sum(cell is not ANY for cell in item[0]),
+                tuple(cell is ANY for cell in item[0]),
+            ),
+        )
+        object.__setattr__(self, "_index", tuple(index))
+
+    def values(self, raw: object) -> tuple[object, ...]:
+        """The fields' values in ``raw``, ``None`` for each one absent.
+
+        ``raw`` is a mapping (read by field name or dotted path) or a tuple of one value per
+        field; anything else gives absent values.
+        """
+        try:
+            if isinstance(raw, Mapping):
+                return tuple(_read(raw, name) for name in self.fields)
+            if isinstance(raw, tuple) and len(raw) == len(self.fields):
+                return tuple(raw)
+        except Exception:  # a Mapping whose get() misbehaves: absent
+            return (None,) * len(self.fields)
+        return (None,) * len(self.fields)
+
+    def lookup(self, *values: object) -> KYCState:
+        """The state of one value per field (positional). Never raises."""
+        if len(values) != len(self.fields):
+            return self.default
+        folded = tuple(_fold(v) for v in values)
+        for key, state in self._index:
+            if all(cell is ANY or cell == value for cell, value in zip(key, folded, strict=True)):
+                return state
+        return self.default
+
+    def __call__(self, raw: object) -> KYCState:
+        """The state of an answer (see :meth:`values`). Total and pure: never raises."""
+        return self.lookup(*self.values(raw))
+
+    def raw_status(self, raw: object) -> str | None:
+        """The documented ``raw_status`` form of an answer: the provider's own words.
+
+        Each present field's value as received (strings as sent, booleans as ``true`` or
+        ``false``), joined by ``/`` in field order; absent, ``null``, blank or other values are
+        left out. ``None`` when no field is present: ``"completed/RED/RETRY"``.
+        """
+        words = []
+        for value in self.values(raw):
+            if isinstance(value, bool):
+                words.append("true" if value else "false")
+            elif isinstance(value, str) and value.strip():
+                words.append(value)
+        return "/".join(words) if words else None
+
+    def rows(self) -> list[tuple[tuple[Cell, ...], KYCState]]:
+        """The rows as ``(cells, state)``, in documented order, for docs and the CLI."""
+        return list(self._rows.items())
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+def _read(raw: Mapping[object, object], path: str) -> object:
+    value: object = raw
+    for key in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value

@@ -1,10 +1,10 @@
 """What a provider is: the :class:`KYCStatusProvider` protocol and a base class for HTTP ones.
 
 A provider plugin is mostly data: a query class (attrs, validated on construction), a settings
-class (attrs, with defaults), a details class, a :class:`~kycbridge.mapping.StatusMap`, and
-three small methods on :class:`HTTPStatusProvider`: ``build_request``, ``parse`` and
-``error_for``. The core sends the request, enforces timeouts, retries and rate limits, and
-builds the report.
+class (attrs, with defaults), a details class, a :class:`~kycbridge.mapping.StatusMap`, an
+:class:`~kycbridge.errortable.ErrorTable`, and two small methods on
+:class:`HTTPStatusProvider`: ``build_request`` and ``parse``. The core sends the request,
+enforces timeouts, retries and rate limits, picks the error, and builds the report.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import attrs
 
 from .errors import InvalidQuery, KYCBridgeError, MalformedResponse
+from .errortable import ErrorTable
 from .mapping import StatusMap
 from .redact import REDACTED, scrub
 from .report import StatusReport, converter, utcnow
@@ -90,8 +91,8 @@ class Parsed:
 class HTTPStatusProvider:
     """Base class for providers answering one GET with JSON. Subclass and fill in the data.
 
-    Subclasses set the class attributes and implement :meth:`build_request`, :meth:`parse`
-    and :meth:`error_for`; :meth:`fetch` does the rest.
+    Subclasses set the class attributes (``error_table`` included) and implement
+    :meth:`build_request` and :meth:`parse`; :meth:`fetch` does the rest.
     """
 
     name: ClassVar[str]
@@ -100,6 +101,8 @@ class HTTPStatusProvider:
     details_type: ClassVar[type[Any]]
     status_map: ClassVar[StatusMap]
     rate_limit: ClassVar[float | None] = None
+    error_table: ClassVar[ErrorTable | None] = None
+    """The provider's error answers as data; the default :meth:`error_for` applies it."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -122,8 +125,14 @@ class HTTPStatusProvider:
         raise NotImplementedError
 
     def error_for(self, response: Response) -> KYCBridgeError:
-        """The error for a non-2xx answer (its body may be anything)."""
-        raise NotImplementedError
+        """The error for a non-2xx answer (its body may be anything).
+
+        By default :meth:`ErrorTable.error_for <kycbridge.errortable.ErrorTable.error_for>`
+        of :attr:`error_table`; override it only for what a table cannot say.
+        """
+        if self.error_table is None:
+            raise NotImplementedError(f"{type(self).__name__} sets no error_table")
+        return self.error_table.error_for(response, provider=self.name)
 
     def fetch(self, query: Any, settings: Any, transport: Transport) -> StatusReport:
         """Send :meth:`build_request`, then :meth:`parse` or :meth:`error_for` the answer."""

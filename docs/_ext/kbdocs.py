@@ -4,7 +4,8 @@ On ``builder-inited`` this writes, under ``docs/_generated/``:
 
 - ``states.svg``: the state diagram, drawn from :data:`kycbridge.TRANSITIONS`;
 - ``providers/<name>.md``: one page per installed provider, from the plugin's own data
-  (query and settings classes, env variables, mapping table, sandbox scenarios).
+  (query and settings classes, env variables, mapping tables, simple or composite, the error
+  table, sandbox scenarios).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from kycbridge import FINAL_STATES, TRANSITIONS, KYCState
+from kycbridge import ANY, FINAL_STATES, TRANSITIONS, CompositeStatusMap, KYCState
 from kycbridge.plugins import PluginRegistry
 from kycbridge.provider import env_name, is_secret
 
@@ -68,6 +69,35 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _cell_text(cell: object) -> str:
+    if cell is ANY:
+        return "any"
+    if isinstance(cell, bool):
+        return "`true`" if cell else "`false`"
+    return f"`{_cell(cell)}`"
+
+
+def mapping_table(status_map: Any) -> list[str]:
+    """A ``StatusMap`` or ``CompositeStatusMap`` as Markdown table lines, row by row."""
+    if isinstance(status_map, CompositeStatusMap):
+        fields = [f"`{_cell(f)}`" for f in status_map.fields]
+        out = ["| " + " | ".join([*fields, "state"]) + " |"]
+        out.append("|" + "---|" * (len(fields) + 1))
+        for cells, state in status_map.rows():
+            out.append("| " + " | ".join([*map(_cell_text, cells), f"`{state.value}`"]) + " |")
+        out += [
+            "",
+            "The most specific matching row wins (most fixed cells, then the earliest fixed "
+            "field); no matching row gives `unknown`.",
+            "",
+        ]
+        return out
+    out = ["| provider word | state |", "|---|---|"]
+    for word, state in status_map.rows():
+        out.append(f"| `{_cell(word)}` | `{state.value}` |")
+    return [*out, "", "Any other word: `unknown`, with the word kept in `raw_status`.", ""]
+
+
 def provider_page(name: str, info: Any, simulator: Any | None) -> str:
     """One provider's page: query, settings, env, mapping, scenarios."""
     provider = info.provider
@@ -96,10 +126,25 @@ def provider_page(name: str, info: Any, simulator: Any | None) -> str:
             f"| `{f.name}` | `{_type_name(f.type)}` | `{_cell(default)}` | "
             f"`{env_name(name, f.name)}` |"
         )
-    out += ["", "## Mapping", "", "| provider word | state |", "|---|---|"]
-    for word, state in provider.status_map.rows():
-        out.append(f"| `{word}` | `{state.value}` |")
-    out += ["", "Any other word: `unknown`, with the word kept in `raw_status`.", ""]
+    out += ["", "## Mapping", ""]
+    out += mapping_table(provider.status_map)
+    composite = getattr(provider, "composite_map", None)
+    if isinstance(composite, CompositeStatusMap) and composite is not provider.status_map:
+        out += ["### Combined fields", ""]
+        out += mapping_table(composite)
+    table = getattr(provider, "error_table", None)
+    if table is not None:
+        out += ["## Errors", "", "| HTTP status | error | CLI exit | summary |"]
+        out.append("|---|---|---|---|")
+        for status, cls, summary in table.rows():
+            out.append(f"| {status} | `{cls.__name__}` | {cls.exit_code} | {_cell(summary)} |")
+        out += [
+            "",
+            "Other 4xx: `RequestRejected`; other 5xx: `ProviderUnavailable`; a body that is not "
+            "the provider's own error body: `MalformedResponse` (429 and 5xx keep their type). "
+            "See [Writing a provider](../../writing-a-provider.md#error-tables).",
+            "",
+        ]
     if simulator is not None:
         out += [
             "## Sandbox scenarios",

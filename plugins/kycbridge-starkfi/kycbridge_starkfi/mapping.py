@@ -10,7 +10,7 @@ StarkFi's answer carries three status signals in ``data``:
 ``status``
     "Overall KYC status stored for that user". Only ``pending`` is documented.
 
-:func:`normalize` combines them, first rule that applies wins:
+:func:`normalize` combines them (:data:`DECISION_MAP`), first rule that applies wins:
 
 ====  ==========================================================  =========================
 rule  when                                                        state
@@ -41,10 +41,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from kycbridge import KYCState, StatusMap
+from kycbridge import ANY, CompositeStatusMap, KYCState, StatusMap
 
 __all__ = [
     "DATA_STATUS_MAP",
+    "DECISION_MAP",
     "OVERRIDES_APPROVAL",
     "SESSION_STATUS_MAP",
     "STATUS_MAP",
@@ -107,6 +108,23 @@ same state and are listed once.
 OVERRIDES_APPROVAL: frozenset[KYCState] = frozenset({_S.REJECTED, _S.EXPIRED})
 """Session states that win over ``approved: true`` (rule 2)."""
 
+DECISION_MAP = CompositeStatusMap(
+    fields=("approved", "session_status", "status"),
+    rows={
+        # rule 2: a stale or overturned approval (two fixed cells: the most specific rows)
+        **{(True, w, ANY): s for w, s in SESSION_STATUS_MAP.rows() if s in OVERRIDES_APPROVAL},
+        # rule 3: approved (its fixed cell comes first, so it beats rules 4 and 5)
+        (True, ANY, ANY): _S.APPROVED,
+        # rule 4: the session word
+        **{(ANY, w, ANY): s for w, s in SESSION_STATUS_MAP.rows()},
+        # rule 5: the overall status word
+        **{(ANY, ANY, w): s for w, s in DATA_STATUS_MAP.rows()},
+    },
+)
+"""Rules 2 to 6 as one :class:`~kycbridge.CompositeStatusMap` over ``approved``,
+``session_status`` and ``status`` (``approved`` matches only a JSON ``true``); no row:
+``unknown`` (rule 6)."""
+
 
 def normalize(raw: object) -> KYCState:
     """The state of one StarkFi ``data`` object, by the rules in this module's docstring.
@@ -123,13 +141,8 @@ def normalize(raw: object) -> KYCState:
 
 
 def decide(approved: object, session_status: object, status: object) -> KYCState:
-    """Rules 2 to 6 on the three signals of a ``data`` object (:func:`normalize` reads them)."""
-    session = SESSION_STATUS_MAP(session_status)
-    if approved is True:
-        return session if session in OVERRIDES_APPROVAL else _S.APPROVED
-    if session is not _S.UNKNOWN:
-        return session
-    return DATA_STATUS_MAP(status)
+    """Rules 2 to 6 on the three signals of a ``data`` object (:data:`DECISION_MAP`)."""
+    return DECISION_MAP.lookup(approved, session_status, status)
 
 
 def raw_status_of(raw: object) -> str | None:

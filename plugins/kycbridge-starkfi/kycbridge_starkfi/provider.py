@@ -10,20 +10,21 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from kycbridge import (
+    CompositeStatusMap,
     HTTPStatusProvider,
     InvalidQuery,
-    KYCBridgeError,
     KYCState,
     MalformedResponse,
     Parsed,
     Request,
     StatusMap,
 )
+from kycbridge.errortable import is_json_type, mask_personal
 from kycbridge.transport import Response
 
 from .details import StarkFiDetails, parse_details
-from .errors import error_for, is_json_type, mask_personal
-from .mapping import STATUS_MAP, decide, normalize, raw_word
+from .errors import ERROR_TABLE
+from .mapping import DECISION_MAP, STATUS_MAP, decide, normalize, raw_word
 from .query import API_KEY_ENV, StarkFiQuery, StarkFiSettings
 
 __all__ = ["RATE_LIMIT", "STATUS_PATH", "StarkFiProvider"]
@@ -52,6 +53,9 @@ class StarkFiProvider(HTTPStatusProvider):
     details_type: ClassVar[type[Any]] = StarkFiDetails
     status_map: ClassVar[StatusMap] = STATUS_MAP
     rate_limit: ClassVar[float | None] = RATE_LIMIT
+    error_table = ERROR_TABLE
+    composite_map: ClassVar[CompositeStatusMap] = DECISION_MAP
+    """How ``approved``, ``session_status`` and ``status`` combine (printed by the docs)."""
 
     def normalize(self, raw: Any) -> KYCState:
         """The state of a StarkFi ``data`` object (:func:`.mapping.normalize`)."""
@@ -113,7 +117,3 @@ class StarkFiProvider(HTTPStatusProvider):
             provider=self.name,
             http_status=response.status,
         )
-
-    def error_for(self, response: Response) -> KYCBridgeError:
-        """The error for a non-2xx answer (see :mod:`kycbridge_starkfi.errors`)."""
-        return error_for(response, provider=self.name)

@@ -30,7 +30,7 @@ from kycbridge.plugins import PluginRegistry
 from kycbridge.report import report_from_dict, report_to_dict
 from kycbridge.sandbox import Replay, Sandbox, SimResponse
 from kycbridge_starkfi.details import IpInfo, StarkFiDetails
-from kycbridge_starkfi.errors import ERROR_TABLE, error_class
+from kycbridge_starkfi.errors import ERROR_TABLE
 from kycbridge_starkfi.provider import StarkFiProvider
 from kycbridge_starkfi.simulator import (
     EVM_WALLET,
@@ -399,14 +399,14 @@ def test_error_mapping(
 
 
 def test_error_table_is_data() -> None:
-    assert dict(ERROR_TABLE) == {
+    assert dict(ERROR_TABLE.statuses) == {
         400: RequestRejected, 401: AuthenticationError, 403: AuthenticationError,
         404: SubjectNotFound, 429: RateLimited, 500: ProviderUnavailable,
         502: ProviderUnavailable, 503: ProviderUnavailable, 504: ProviderUnavailable,
     }
-    assert error_class(418) is RequestRejected
-    assert error_class(599) is ProviderUnavailable
-    assert error_class(301) is MalformedResponse
+    assert ERROR_TABLE.error_type(418) is RequestRejected
+    assert ERROR_TABLE.error_type(599) is ProviderUnavailable
+    assert ERROR_TABLE.error_type(301) is MalformedResponse
 
 
 def test_provider_messages_echoing_subjects_are_masked(answer: Any) -> None:

@@ -1,7 +1,7 @@
 """The Transak provider: ``GET /api/v2/kyc/id-proof-status`` of the whitelabel API.
 
 The request, the 200 payload and the details live here; the status words are in
-:mod:`kycbridge_transak.mapping` and the error rules in :mod:`kycbridge_transak.errors`.
+:mod:`kycbridge_transak.mapping` and the error table in :mod:`kycbridge_transak.errors`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import attrs
 
 from kycbridge import (
     HTTPStatusProvider,
-    KYCBridgeError,
     MalformedResponse,
     Parsed,
     Request,
 )
+from kycbridge.errortable import is_json_type
 from kycbridge.transport import Response
 
-from .errors import error_for, is_json_type
+from .errors import ERROR_TABLE
 from .mapping import STATUS_MAP
 from .query import TransakQuery, TransakSettings
 
@@ -52,6 +52,7 @@ class TransakProvider(HTTPStatusProvider):
     details_type: ClassVar[type[Any]] = TransakDetails
     status_map = STATUS_MAP
     rate_limit: ClassVar[float | None] = None
+    error_table = ERROR_TABLE
 
     def build_request(self, query: TransakQuery, settings: TransakSettings) -> Request:
         """``GET {base}/api/v2/kyc/id-proof-status?workFlowRunId=...`` with its headers.
@@ -97,10 +98,6 @@ class TransakProvider(HTTPStatusProvider):
             raw_status=status,
             details=TransakDetails(status=status, kyc_type=kyc_type),
         )
-
-    def error_for(self, response: Response) -> KYCBridgeError:
-        """The error for a non-2xx answer: see :mod:`kycbridge_transak.errors`."""
-        return error_for(response)
 
     def _malformed(self, reason: str, response: Response) -> NoReturn:
         raise MalformedResponse(

@@ -30,7 +30,7 @@ from kycbridge import (
 from kycbridge.plugins import PluginRegistry
 from kycbridge.sandbox import Replay, Sandbox, SimResponse
 from kycbridge_transak import TransakProvider, TransakSimulator
-from kycbridge_transak.errors import ERROR_TYPES, error_type
+from kycbridge_transak.errors import ERROR_TABLE
 from kycbridge_transak.mapping import STATUS_MAP
 from kycbridge_transak.provider import ID_PROOF_STATUS_PATH, TransakDetails
 from kycbridge_transak.query import ENVIRONMENTS, TransakQuery, TransakSettings
@@ -484,11 +484,12 @@ def test_error_table(
 
 
 def test_error_type_table_is_data() -> None:
+    error_type = ERROR_TABLE.error_type
     assert error_type(400) is RequestRejected
     assert error_type(418) is RequestRejected
     assert error_type(599) is ProviderUnavailable
     assert error_type(301) is MalformedResponse
-    assert all(error_type(status) is cls for status, cls in ERROR_TYPES.items())
+    assert all(error_type(status) is cls for status, cls in ERROR_TABLE.statuses.items())
 
 
 JUNK_BODIES = {
