@@ -193,7 +193,7 @@ def cmd_providers(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: I
             out,
         )
         return EXIT_OK
-    if not infos:
+    if not infos and not conflicts:
         out.write("No providers installed. Install one, e.g. `pip install kycbridge-starkfi`.\n")
     for info in infos:
         out.write(
