@@ -78,22 +78,26 @@ def secret_forms(secret: str) -> tuple[str, ...]:
 def scrub(text: str, secrets: Iterable[str | None]) -> str:
     """Replace every occurrence of each secret (in each of :func:`secret_forms`) in ``text``.
 
-    Secrets shorter than :data:`MIN_SECRET_LENGTH` are left alone.
+    Secrets shorter than :data:`MIN_SECRET_LENGTH` (or made of ``*`` only) are left alone.
+    Returns ``text`` itself when no secret occurs in it.
     """
     for secret in secrets:
-        if secret and len(secret) >= MIN_SECRET_LENGTH:
+        if secret and len(secret) >= MIN_SECRET_LENGTH and secret.strip("*"):
             for form in secret_forms(secret):
-                if form in text:
+                # Again until gone: "***" can complete a new occurrence of a secret with "*"
+                # in it. Each pass removes a character that is not "*", so this ends.
+                while form in text:
                     text = text.replace(form, REDACTED)
     return text
 
 
 def scrub_bytes(data: bytes, secrets: Iterable[str | None]) -> bytes:
     """:func:`scrub` for a body: ``data`` itself (no copy) when no secret occurs in it."""
+    redacted = REDACTED.encode()
     for secret in secrets:
-        if secret and len(secret) >= MIN_SECRET_LENGTH:
+        if secret and len(secret) >= MIN_SECRET_LENGTH and secret.strip("*"):
             for form in secret_forms(secret):
                 encoded = form.encode("utf-8", "surrogatepass")
-                if encoded in data:
-                    data = data.replace(encoded, REDACTED.encode())
+                while encoded in data:
+                    data = data.replace(encoded, redacted)
     return data
