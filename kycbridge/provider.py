@@ -253,7 +253,9 @@ def _invalid(exc: Exception, kind: str, cls: type[Any], values: Mapping[str, Any
         text = str(args[0])
         if value is not None:
             text = text.replace(repr(value), REDACTED if is_secret(field) else repr(mask(value)))
-        return f"{kind} {field.name!r}: {scrub(text, secrets)}"
+        text = scrub(text, secrets)
+        own = f"{field.name!r} "  # attrs' messages start with the field's name: said once
+        return f"{kind} {text}" if text.startswith(own) else f"{kind} {field.name!r}: {text}"
     text = str(args[0]) if len(args) == 1 else str(exc)
     what = "settings" if kind == "setting" else "query"
     return f"invalid {what}: {scrub(text, secrets)}"
