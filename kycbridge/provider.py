@@ -12,14 +12,14 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 
 from .errors import InvalidQuery, KYCBridgeError, MalformedResponse
 from .mapping import StatusMap
-from .redact import REDACTED, mask, scrub, scrub_bytes
+from .redact import MIN_SECRET_LENGTH, REDACTED, mask, scrub, scrub_bytes, secret_forms
 from .report import StatusReport, converter, utcnow
 from .states import KYCState
 from .transport import Request, Response, Transport
@@ -174,18 +174,28 @@ def scrub_response(response: Response, secrets: Sequence[str]) -> Response:
     Returns ``response`` itself, uncopied, when no secret occurs in it. Changed headers come
     back as a plain dict with lowercase names.
     """
-    if not secrets:
-        return response
-    body = scrub_bytes(response.body, secrets)
-    headers = response.headers
-    for name in headers:
-        value = headers[name]
-        if scrub(value, secrets) is not value:
-            headers = {k.lower(): scrub(headers[k], secrets) for k in headers}
+    forms = [f for s in secrets if len(s) >= MIN_SECRET_LENGTH for f in secret_forms(s)]
+    body = response.body
+    for form in forms:
+        if form.encode("utf-8", "surrogatepass") in body:
+            body = scrub_bytes(body, secrets)
             break
+    headers = response.headers
+    # urllib3's header dict: one (name, joined values) pair per name, the quickest walk.
+    merged = getattr(headers, "itermerged", None)
+    if _any_in(forms, merged() if merged is not None else headers.items()):
+        headers = {k.lower(): scrub(headers[k], secrets) for k in headers}
     if body is response.body and headers is response.headers:
         return response
     return attrs.evolve(response, body=body, headers=headers)
+
+
+def _any_in(forms: list[str], pairs: Iterable[tuple[str, str]]) -> bool:
+    for _, value in pairs:
+        for form in forms:
+            if form in value:
+                return True
+    return False
 
 
 def _secret_repr(value: object) -> str:
