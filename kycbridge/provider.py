@@ -129,13 +129,15 @@ class HTTPStatusProvider:
     def fetch(self, query: Any, settings: Any, transport: Transport) -> StatusReport:
         """Send :meth:`build_request`, then :meth:`parse` or :meth:`error_for` the answer.
 
-        The request's secrets are replaced by ``***`` in the answer (:func:`scrub_response`)
-        before ``parse`` or ``error_for`` see it, and in every error raised here.
+        The request's secrets (its secret headers, and the query's and settings' fields
+        declared with :func:`secret`, sent or not) are replaced by ``***`` in the answer
+        (:func:`scrub_response`) before ``parse`` or ``error_for`` see it, and in every error
+        raised here.
         """
         request = self.build_request(query, settings)
         response = transport.send(request, provider=self.name)
         # A provider may echo a secret: gone before any plugin code cuts or keeps the text.
-        secrets = request.secrets()
+        secrets = _known_secrets(request, query, settings)
         response = scrub_response(response, secrets)
         try:
             if not 200 <= response.status < 300:
@@ -165,6 +167,23 @@ class HTTPStatusProvider:
             blocklisted=parsed.blocklisted,
             raw=payload,
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _secret_names(cls: type[Any]) -> tuple[str, ...]:
+    """The names of a class's fields declared with :func:`secret` (none if not attrs)."""
+    return tuple(f.name for f in attrs.fields(cls) if is_secret(f)) if attrs.has(cls) else ()
+
+
+def _known_secrets(request: Request, *objects: Any) -> list[str]:
+    """The request's secret header values, and the secret field values of ``objects``."""
+    secrets = request.secrets()
+    for obj in objects:
+        for name in _secret_names(type(obj)):
+            value = getattr(obj, name, None)
+            if isinstance(value, str) and value and value not in secrets:
+                secrets.append(value)
+    return secrets
 
 
 def scrub_response(response: Response, secrets: Sequence[str]) -> Response:

@@ -13,9 +13,11 @@ import traceback
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from toy import ToyProvider
 
 import kycbridge
 import kycbridge.testing as kit
@@ -292,6 +294,49 @@ def test_a_key_in_a_redirect_location_is_not_shown(
         ask(bridge, "starkfi")
     assert "redirect to" in str(info.value) and "login.example" in str(info.value)
     assert_no_piece(error_texts(info.value))
+
+
+# -- a secret that is not a header ----------------------------------------------------------
+@attrs.frozen
+class ParamSettings:
+    base_url: str = "http://127.0.0.1:9"
+    api_key: str | None = kycbridge.secret(default=None)
+
+
+class ParamKeyProvider(ToyProvider):
+    """Sends its key as a query parameter (no secret header), and cuts error text at 40."""
+
+    name = "toy"
+    settings_type = ParamSettings
+
+    def build_request(self, query: Any, settings: Any) -> Any:
+        request = super().build_request(query, settings)
+        return attrs.evolve(request, params={**request.params, "key": settings.api_key})
+
+    def error_for(self, response: Response) -> KYCBridgeError:
+        return RequestRejected(f"toy said {response.body.decode()[:40]}")
+
+
+class param_plugin:
+    @staticmethod
+    @kycbridge.hookimpl
+    def register_providers(register: Any) -> None:
+        register(ParamKeyProvider())
+
+
+def test_secret_fields_are_scrubbed_even_when_not_sent_as_headers() -> None:
+    replay = Replay("toy")
+    with Sandbox([replay]) as sandbox:
+        settings = {"toy": {"base_url": sandbox.url("toy"), "api_key": STARKFI_KEY}}
+        with kycbridge.Bridge(
+            [param_plugin], settings=settings, transport=kit.fast_transport(), env={}
+        ) as bridge:
+            replay.push(SimResponse.json(200, {"state": "OK", "echo": STARKFI_KEY}))
+            assert_no_piece(report_texts(bridge.status("toy", subject="s-1")))
+            replay.push(SimResponse(400, cut_inside(STARKFI_KEY, 40 - 9, 12).encode()))
+            with pytest.raises(RequestRejected) as info:
+                bridge.status("toy", subject="s-1")
+            assert_no_piece(error_texts(info.value))
 
 
 # -- the scrubbing itself -------------------------------------------------------------------
