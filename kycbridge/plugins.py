@@ -132,7 +132,8 @@ class PluginRegistry:
         self._use_entry_points = entry_points
         self._lock = threading.Lock()
         self._loaded = False
-        self._origin: dict[int, tuple[str | None, str | None]] = {}
+        self._origin: dict[int, tuple[str | None, str | None, str | None]] = {}
+        """id(plugin) -> (entry point or plugin name, distribution, version)."""
         self.broken: list[BrokenPlugin] = []
         """Plugins that failed, in load order."""
         self._providers: dict[str, ProviderInfo] = {}
@@ -171,9 +172,13 @@ class PluginRegistry:
             meta = dist_obj.metadata if dist_obj is not None else None
             dist = meta["Name"] if meta is not None else None
             version = meta["Version"] if meta is not None else None
-            if (ep.name, ep.value) in seen:  # the same distribution seen twice on sys.path
+            # Entry-point names are per distribution: two distributions may both use
+            # "alpha". Registered as "dist:alpha", neither hides the other; should both
+            # register the same provider, that is reported as a conflict naming both.
+            key = (_canonical_dist(dist or ep.value), ep.name)
+            if key in seen:  # the same distribution seen twice on sys.path: the first wins
                 continue
-            seen.add((ep.name, ep.value))
+            seen.add(key)
             if not self._allowed(dist):
                 log.debug("plugin %s (%s) not loaded: excluded by env", ep.name, dist)
                 continue
@@ -182,19 +187,25 @@ class PluginRegistry:
             except Exception as exc:
                 self._broken(ep.name, dist, version, exc)
                 continue
-            self._register_plugin(plugin, ep.name, dist, version)
+            self._register_plugin(plugin, ep.name, dist, version, pm_name=f"{key[0]}:{ep.name}")
 
     def _register_plugin(
-        self, plugin: object, name: str | None, dist: str | None, version: str | None
+        self,
+        plugin: object,
+        name: str | None,
+        dist: str | None,
+        version: str | None,
+        *,
+        pm_name: str | None = None,
     ) -> None:
         try:
             if self.pm.is_registered(plugin):
                 return
-            self.pm.register(plugin, name=name)
+            self.pm.register(plugin, name=pm_name or name)
         except Exception as exc:
             self._broken(name or repr(plugin), dist, version, exc)
             return
-        self._origin[id(plugin)] = (dist, version)
+        self._origin[id(plugin)] = (name, dist, version)
 
     def _broken(self, name: str, dist: str | None, version: str | None, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"
@@ -204,7 +215,7 @@ class PluginRegistry:
     def _collect(self, hook_name: str, add: Callable[[Any, str | None, str | None], None]) -> None:
         caller = getattr(self.pm.hook, hook_name)
         for impl in caller.get_hookimpls():
-            dist, version = self._origin.get(id(impl.plugin), (None, None))
+            name, dist, version = self._origin.get(id(impl.plugin), (None, None, None))
             registered: list[Any] = []
             try:
                 impl.function(register=registered.append)
@@ -212,19 +223,19 @@ class PluginRegistry:
                     if hook_name == "register_providers":
                         _check_provider(item)
             except Exception as exc:
-                self._broken(impl.plugin_name, dist, version, exc)
+                self._broken(name or impl.plugin_name, dist, version, exc)
                 continue
             for item in registered:
                 add(item, dist, version)
 
     def _add_provider(self, provider: Any, dist: str | None, version: str | None) -> None:
         name = provider.name
-        if name in self._conflicts:
-            self._conflicts[name].append(dist)
+        if name in self._conflicts:  # kept sorted: the same report whatever the install order
+            self._conflicts[name] = sorted([*self._conflicts[name], dist], key=str)
             return
         if name in self._providers:
             first = self._providers.pop(name)
-            self._conflicts[name] = [first.distribution, dist]
+            self._conflicts[name] = sorted([first.distribution, dist], key=str)
             return
         self._providers[name] = ProviderInfo(name, provider, dist, version)
         details = getattr(provider, "details_type", None)
@@ -241,7 +252,11 @@ class PluginRegistry:
         return [self._providers[name] for name in sorted(self._providers)]
 
     def conflicts(self) -> dict[str, list[str | None]]:
-        """Provider names registered by more than one distribution (withheld from use)."""
+        """Provider names registered by more than one distribution (withheld from use).
+
+        Each maps to the distributions registering it, sorted by name. Two distributions
+        may use the same entry-point name: only the provider names they register count.
+        """
         self.load()
         return dict(self._conflicts)
 
