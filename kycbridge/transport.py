@@ -4,8 +4,25 @@ One thread-safe :class:`Transport` holds one :class:`urllib3.PoolManager` (or th
 proxy, CA bundle), connect and read timeouts, and the retry rule, :class:`RetryPolicy`:
 exponential backoff with jitter on connection errors and on 429/502/503/504, for idempotent
 methods only, honouring ``Retry-After`` up to a cap. Bodies are read up to a size cap. TLS is
-verified; plain ``http://`` is refused unless the host is a loopback address. Secret headers
-never reach a log line: they are replaced by ``***``, and personal query values are masked.
+verified. Secret headers never reach a log line: they are replaced by ``***``, and personal
+query values are masked.
+
+What may be sent is decided before any I/O, and refusals are :class:`InvalidQuery`:
+
+- URLs (:func:`check_base_url`): one parse, urllib3's own :func:`~urllib3.util.url.parse_url`
+  (what urllib3 connects with), decides the scheme, host, port, the loopback rule and the
+  connection target. User info, backslashes, whitespace, control and non-ASCII characters, a
+  percent-encoded host, IPv6 zone ids and fragments are refused before parsing; so are schemes
+  other than http(s) and plain ``http://`` to anything not loopback. Loopback
+  (:func:`is_loopback_host`) is a literal 127.0.0.0/8 or ``::1`` address (IPv4-mapped too) or
+  exactly ``localhost``; ``*.localhost`` is *not*: what the system resolver makes of a name is
+  no proof it stays on this machine.
+- Headers: names must be tokens, values latin-1 without control characters (no CR/LF header
+  injection); the error names the header, never the value.
+
+Answers are strict JSON (:meth:`Response.json`): duplicate keys, NaN/Infinity, nesting deeper
+than :data:`MAX_JSON_DEPTH` and numbers longer than :data:`MAX_JSON_NUMBER_LENGTH` characters
+are :class:`MalformedResponse`.
 """
 
 from __future__ import annotations
