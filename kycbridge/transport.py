@@ -653,8 +653,10 @@ class Transport:
         Raises :class:`ProviderUnavailable` for timeouts and connection errors once retries
         are spent, and :class:`MalformedResponse` for a body over the size cap. A URL that
         :func:`check_base_url` refuses (plain ``http://`` to anything but loopback, user
-        info, ...) or a header that cannot be sent safely (see :func:`_check_headers`) raises
-        :class:`InvalidQuery` before anything is sent.
+        info, ...) or a header that cannot be sent safely (a name that is not a token, a value
+        outside latin-1 or with a control character such as CR or LF) raises
+        :class:`InvalidQuery`, naming the header but never showing its value, before anything
+        is sent.
         """
         # -- what may be sent: one parse of the URL decides, headers are checked (no I/O) --
         target = _target(request.url)
