@@ -4,8 +4,25 @@ One thread-safe :class:`Transport` holds one :class:`urllib3.PoolManager` (or th
 proxy, CA bundle), connect and read timeouts, and the retry rule, :class:`RetryPolicy`:
 exponential backoff with jitter on connection errors and on 429/502/503/504, for idempotent
 methods only, honouring ``Retry-After`` up to a cap. Bodies are read up to a size cap. TLS is
-verified; plain ``http://`` is refused unless the host is a loopback address. Secret headers
-never reach a log line: they are replaced by ``***``, and personal query values are masked.
+verified. Secret headers never reach a log line: they are replaced by ``***``, and personal
+query values are masked.
+
+What may be sent is decided before any I/O, and refusals are :class:`InvalidQuery`:
+
+- URLs (:func:`check_base_url`): one parse, urllib3's own :func:`~urllib3.util.url.parse_url`
+  (what urllib3 connects with), decides the scheme, host, port, the loopback rule and the
+  connection target. User info, backslashes, whitespace, control and non-ASCII characters, a
+  percent-encoded host, IPv6 zone ids and fragments are refused before parsing; so are schemes
+  other than http(s) and plain ``http://`` to anything not loopback. Loopback
+  (:func:`is_loopback_host`) is a literal 127.0.0.0/8 or ``::1`` address (IPv4-mapped too) or
+  exactly ``localhost``; ``*.localhost`` is *not*: what the system resolver makes of a name is
+  no proof it stays on this machine.
+- Headers: names must be tokens, values latin-1 without control characters (no CR/LF header
+  injection); the error names the header, never the value.
+
+Answers are strict JSON (:meth:`Response.json`): duplicate keys, NaN/Infinity, nesting deeper
+than :data:`MAX_JSON_DEPTH` and numbers longer than :data:`MAX_JSON_NUMBER_LENGTH` characters
+are :class:`MalformedResponse`.
 """
 
 from __future__ import annotations
@@ -14,6 +31,7 @@ import datetime
 import email.utils
 import functools
 import ipaddress
+import itertools
 import json
 import logging
 import math
@@ -23,11 +41,17 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote_plus, urlencode, urlsplit
+from urllib.parse import quote, quote_plus, unquote_plus, urlencode
 
 import attrs
 import urllib3
-from urllib3.exceptions import HTTPError, InvalidHeader, MaxRetryError, ProtocolError
+from urllib3.exceptions import (
+    HTTPError,
+    InvalidHeader,
+    LocationParseError,
+    MaxRetryError,
+    ProtocolError,
+)
 from urllib3.util.retry import Retry
 from urllib3.util.url import parse_url
 
@@ -37,16 +61,17 @@ from .redact import mask, redact_headers, scrub
 
 __all__ = [
     "DEFAULT_MAX_BODY",
+    "MAX_JSON_DEPTH",
+    "MAX_JSON_NUMBER_LENGTH",
     "USER_AGENT",
     "Request",
     "Response",
     "RetryPolicy",
     "Transport",
+    "check_base_url",
     "encode_query",
     "is_loopback_host",
 ]
-
-_UNSENDABLE_HEADER = re.compile("[\\r\\n\\x00]|[^\\x00-\\xff]")
 
 log = logging.getLogger("kycbridge.transport")
 
@@ -64,16 +89,26 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 @functools.lru_cache(maxsize=256)
 def is_loopback_host(host: str | None) -> bool:
-    """Whether ``host`` names this machine (``localhost``, 127.0.0.0/8 or ``::1``)."""
-    if not host:
+    """Whether ``host`` certainly names this machine, without asking a resolver.
+
+    Loopback is a literal address in 127.0.0.0/8, ``::1`` (bracketed or not), an IPv4-mapped
+    ``::ffff:127.x.y.z``, or exactly the name ``localhost`` (any case). Nothing else: not
+    ``foo.localhost``, not ``localhost.``, not ``127.1``, not an address with a zone id
+    (``%eth0``), whatever the system resolver would make of them.
+    """
+    if not host or "%" in host:
         return False
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 @attrs.frozen
@@ -85,18 +120,84 @@ class _Target:
     host: str | None = None
     port: int | None = None
     request_uri: str = "/"
+    url: str = ""
+    """The URL as urllib3 normalizes it (lowercase scheme and host, path percent-encoded)."""
+
+
+# Printable ASCII only: no whitespace, no control character (C0, DEL, C1), nothing non-ASCII
+# (an international host name is written in its xn-- form).
+_URL_UNSAFE = re.compile(r"[^\x21-\x7e]")
+_URL_START = re.compile(r"https?://", re.IGNORECASE)
+
+
+def _url_problem(url: str) -> str | None:
+    """Why ``url`` is refused before it is even parsed, or ``None``. Never quotes the URL."""
+    if not _URL_START.match(url):
+        return "the URL scheme must be http:// or https://"
+    if "\\" in url:
+        return "the URL contains a backslash"
+    if _URL_UNSAFE.search(url):
+        return "the URL contains whitespace, a control character or a non-ASCII character"
+    if "#" in url:
+        return "the URL must not have a fragment (#...)"
+    authority = re.split(r"[/?]", url.split("://", 1)[1], maxsplit=1)[0]
+    if "@" in authority:
+        return "the URL must not carry user info (user:password@host); send credentials in settings"
+    if "%" in authority:
+        return "the URL's host must not be percent-encoded or carry an IPv6 zone id"
+    return None
 
 
 @functools.lru_cache(maxsize=256)
 def _target(url: str) -> _Target:
-    """Parse ``url`` (a provider's base URL and path, a handful per app): cached per URL."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        return _Target(f"unsupported URL scheme {parts.scheme!r}")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        return _Target("plain http:// is only allowed to loopback addresses; use https://")
-    u = parse_url(url)  # what PoolManager.urlopen would do with it, on every call
-    return _Target(None, u.scheme or parts.scheme, u.host, u.port, u.request_uri)
+    """Parse ``url`` once, with urllib3's own parser, and decide on that parse alone.
+
+    The scheme, the host, the port, the loopback rule and the connection target all come from
+    one :func:`urllib3.util.url.parse_url` result: the parser urllib3 connects with, so that no
+    URL can mean one host to the check and another to the connection. Cached per URL (a
+    provider's base URL and path: a handful per app).
+    """
+    problem = _url_problem(url)
+    if problem:
+        return _Target(problem)
+    try:
+        u = parse_url(url)
+    except LocationParseError:  # its message quotes the URL: not ours to show
+        return _Target("the URL's host or port is not valid")
+    if u.scheme not in ("http", "https") or u.auth is not None:  # ruled out above
+        return _Target("the URL scheme must be http:// or https://")
+    if not u.host:
+        return _Target("the URL has no host")
+    if u.port == 0:
+        return _Target("the URL's port must be between 1 and 65535")
+    if u.scheme == "http" and not is_loopback_host(u.host):
+        return _Target(
+            "plain http:// is only allowed to a loopback address (127.0.0.0/8, ::1 or "
+            "localhost); use https://"
+        )
+    return _Target(None, u.scheme, u.host, u.port, u.request_uri, u.url)
+
+
+def check_base_url(url: str) -> str:
+    """Check a URL the way the transport does before sending; return it normalized.
+
+    Raises :class:`~kycbridge.errors.InvalidQuery` (the message says what is wrong and never
+    quotes the URL, which might carry a password) for: anything but ``http://`` or
+    ``https://``; user info (any ``@`` before the host); a backslash, whitespace, a control
+    character or a non-ASCII character anywhere; a fragment; a percent-encoded host or an
+    IPv6 zone id; a missing host or an invalid port; plain ``http://`` to a host that is not
+    loopback (see :func:`is_loopback_host`). A query string is allowed here (a provider's
+    settings validator may refuse one).
+
+    Plugins call it from their settings validators so that a bad base URL fails at settings
+    time; the transport checks every request URL again when sending, and that check decides.
+    """
+    if not isinstance(url, str):
+        raise InvalidQuery(f"the URL must be a string, not {type(url).__name__}")
+    target = _target(url)
+    if target.problem:
+        raise InvalidQuery(target.problem)
+    return target.url
 
 
 _NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]")
@@ -297,9 +398,32 @@ class Response:
         return text if len(text) <= limit else text[:limit] + "…"
 
     def json(self, *, provider: str | None = None) -> Any:
-        """Decode the body as JSON, or raise :class:`MalformedResponse` saying why."""
+        """Decode the body as strict JSON (RFC 8259), or raise :class:`MalformedResponse`.
+
+        Beyond what :func:`json.loads` refuses, these are malformed too, so that an answer
+        means one thing and costs little to read:
+
+        - a key twice in one object (``{"status": "REJECTED", "status": "APPROVED"}``: which
+          one a reader keeps is up to the reader); the error names the key;
+        - ``NaN``, ``Infinity`` and ``-Infinity`` (not JSON), and a number that overflows a
+          float (``1e999``);
+        - nesting deeper than :data:`MAX_JSON_DEPTH` (64) arrays and objects, checked before
+          decoding (never a ``RecursionError``);
+        - a number literal longer than :data:`MAX_JSON_NUMBER_LENGTH` (100) characters
+          (decoding a long integer takes quadratic time on Python 3.10).
+
+        The body must be UTF-8 (a BOM is refused, as :func:`json.loads` does on text).
+        """
         try:
-            return json.loads(self.body.decode("utf-8"))
+            text = self.body.decode("utf-8")
+            _check_depth(text)
+            return _STRICT_JSON.decode(text)
+        except _NotStrictJSON as exc:
+            raise MalformedResponse(
+                f"response body is not acceptable JSON: {exc}",
+                provider=provider,
+                http_status=self.status,
+            ) from None
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise MalformedResponse(
                 f"response body is not JSON: {self.excerpt()!r}",
@@ -327,6 +451,78 @@ class Response:
         return max(0.0, seconds)
 
 
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects :meth:`Response.json` accepts."""
+
+MAX_JSON_NUMBER_LENGTH = 100
+"""Longest number literal (digits, sign, point and exponent) :meth:`Response.json` accepts."""
+
+
+class _NotStrictJSON(ValueError):
+    """Raised inside :func:`json.loads` by the strict hooks; the message names the rule."""
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                # A schema word is named; anything else (personal data?) is not shown.
+                shown = repr(key) if _PLAIN_KEY.fullmatch(key) else "a key"
+                raise _NotStrictJSON(f"{shown} appears twice in one object")
+            seen.add(key)
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotStrictJSON(f"{name} is not a JSON number")
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal) > MAX_JSON_NUMBER_LENGTH:
+        raise _NotStrictJSON(f"a number longer than {MAX_JSON_NUMBER_LENGTH} characters")
+    return int(literal)
+
+
+def _finite_float(literal: str) -> float:
+    if len(literal) > MAX_JSON_NUMBER_LENGTH:
+        raise _NotStrictJSON(f"a number longer than {MAX_JSON_NUMBER_LENGTH} characters")
+    value = float(literal)
+    if not math.isfinite(value):
+        raise _NotStrictJSON("a number too large for a float")
+    return value
+
+
+# Built once: json.loads with hooks would build a decoder on every call. Shared between
+# threads as json.loads shares its default decoder.
+_STRICT_JSON = json.JSONDecoder(
+    object_pairs_hook=_unique_keys,
+    parse_constant=_no_constant,
+    parse_int=_bounded_int,
+    parse_float=_finite_float,
+)
+
+# A JSON string, or an unterminated one up to the end of the text: the optional closing quote
+# makes every match succeed, so the scan stays linear whatever the text.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _check_depth(text: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_JSON_DEPTH`, before :func:`json.loads` recurses."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return  # cannot nest deeper than it has openings (the common case: one count each)
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    depth = max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0)
+    if depth > MAX_JSON_DEPTH:
+        raise _NotStrictJSON(f"arrays and objects nested deeper than {MAX_JSON_DEPTH} levels")
+
+
 def _seconds_until(http_date: str) -> float | None:
     """Seconds from now until an HTTP date, or ``None`` when it is not one."""
     try:
@@ -336,6 +532,38 @@ def _seconds_until(http_date: str) -> float | None:
     if when.tzinfo is None:  # "-0000": UTC, by RFC 5322
         when = when.replace(tzinfo=datetime.timezone.utc)
     return when.timestamp() - time.time()
+
+
+# A header field name (an RFC 9110 token) and value (latin-1, no control character but HTAB:
+# CR or LF would start another header, NUL truncates it in some servers).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+_HEADER_VALUE_BYTES = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
+
+
+def _check_headers(headers: Mapping[str, Any], provider: str | None) -> None:
+    """Refuse a header http.client would choke on or that would inject another header.
+
+    Every name must be a token and every value latin-1 text without control characters
+    (CR, LF, NUL, ...; a tab is allowed). The error names the header, never its value
+    (which may be a secret): :class:`InvalidQuery`, raised before anything is sent.
+    """
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            shown = repr(name)[:40] if isinstance(name, str) else type(name).__name__
+            raise InvalidQuery(f"invalid header name {shown}", provider=provider)
+        if isinstance(value, str):
+            ok = _HEADER_VALUE.fullmatch(value) is not None
+        elif isinstance(value, bytes):
+            ok = _HEADER_VALUE_BYTES.fullmatch(value) is not None
+        else:  # http.client sends an int as its digits; anything else is a mistake
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        if not ok:
+            raise InvalidQuery(
+                f"the value of header {name!r} cannot be sent: it must be latin-1 text without "
+                "control characters (CR, LF, NUL); the value is not shown",
+                provider=provider,
+            )
 
 
 class Transport:
@@ -423,25 +651,21 @@ class Transport:
         """Send ``request``; return the response whatever its status.
 
         Raises :class:`ProviderUnavailable` for timeouts and connection errors once retries
-        are spent, and :class:`MalformedResponse` for a body over the size cap. Plain
-        ``http://`` to anything but loopback, an unparsable URL or a header value holding a line
-        break raise :class:`~kycbridge.errors.InvalidQuery` (a ``ValueError``) before sending.
+        are spent, and :class:`MalformedResponse` for a body over the size cap. A URL that
+        :func:`check_base_url` refuses (plain ``http://`` to anything but loopback, user
+        info, ...) or a header that cannot be sent safely (a name that is not a token, a value
+        outside latin-1 or with a control character such as CR or LF) raises
+        :class:`InvalidQuery`, naming the header but never showing its value, before anything
+        is sent.
         """
-        try:
-            target = _target(request.url)
-        except ValueError:  # the URL itself is not shown: its path may hold personal data
-            raise InvalidQuery("the request URL cannot be parsed", provider=provider) from None
-        if target.problem:  # InvalidQuery is a ValueError too
+        # -- what may be sent: one parse of the URL decides, headers are checked (no I/O) --
+        target = _target(request.url)
+        if target.problem:
             raise InvalidQuery(target.problem, provider=provider)
         # An app pool's own headers, then ours, then the request's.
         headers = {**self._pool_headers, **self._headers, **request.headers}
-        for name, value in headers.items():
-            if _UNSENDABLE_HEADER.search(name) or _UNSENDABLE_HEADER.search(str(value)):
-                # http.client would raise a bare ValueError; the value may be a secret
-                raise InvalidQuery(
-                    f"header {name[:40]!r} holds a line break, NUL or non-Latin-1 character",
-                    provider=provider,
-                )
+        _check_headers(headers, provider)
+        # -- sending --
         with self._lock:
             self.requests_sent += 1
         if request.personal_params:
