@@ -21,6 +21,7 @@ import random
 import re
 import threading
 import time
+import types
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus, urlencode, urlsplit
@@ -270,6 +271,7 @@ class RetryPolicy(Retry):
 
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")
 _PATH_LITERAL = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*")
 
 
@@ -318,6 +320,8 @@ def _encode_segment(name: str, value: object) -> str:
     text = value if type(value) is str else str(value)
     if text in ("", ".", ".."):
         raise ValueError(f"path parameter {name!r} must not be empty, '.' or '..'")
+    if _UNRESERVED.fullmatch(text):
+        return text  # ids and UUIDs: nothing to encode
     try:
         return quote(text, safe="")
     except UnicodeEncodeError:
@@ -355,6 +359,9 @@ def json_body(payload: Any) -> bytes:
     ).encode("utf-8")
 
 
+_NO_PARAMS: Mapping[str, str] = types.MappingProxyType({})
+
+
 # made on every call: a dict class is quicker to build frozen; the repr is masked (below)
 @attrs.frozen(slots=False, repr=False)
 class Request:
@@ -388,7 +395,7 @@ class Request:
     path: str = ""
     """A path template appended to ``url``: literal path text and ``{name}`` placeholders
     (``"/resources/applicants/-;externalUserId={user_id}/one"``). Starts with ``/``."""
-    path_params: Mapping[str, str] = attrs.field(factory=dict)
+    path_params: Mapping[str, str] = _NO_PARAMS
     """The value of each placeholder in ``path``. Each is percent-encoded (everything but
     ``A-Z a-z 0-9 - . _ ~``), so ``/ ? # %`` stay inside it; ``""``, ``.`` and ``..`` are
     refused (``ValueError``), as is a missing or unknown name."""
@@ -637,6 +644,9 @@ class Transport:
 
     def send(self, request: Request, *, provider: str | None = None) -> Response:
         """Send ``request``; return the response whatever its status.
+
+        Routes by ``request.target_url`` (parsed once per base URL), sends
+        ``request.path_with_query`` with ``request.body`` and its ``Content-Type``.
 
         Raises :class:`ProviderUnavailable` for timeouts and connection errors once retries
         are spent, and :class:`MalformedResponse` for a body over the size cap. Plain

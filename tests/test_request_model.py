@@ -312,3 +312,28 @@ def test_no_logging_filter_is_attached_on_import():
     ).stdout.split("\n")
     assert out[0] == "[0, 0, 0, 0]"
     assert out[1] == "[1, 1, 1, 0]"
+
+
+def test_an_apps_own_pool_manager_sends_the_same_target(sandbox):
+    import urllib3
+
+    class AppPool(urllib3.PoolManager):
+        def urlopen(self, method, url, redirect=True, **kw):  # type: ignore[no-untyped-def]
+            return super().urlopen(method, url, redirect=redirect, **kw)
+
+    replay = sandbox.simulators["replay"]
+    replay.push(SimResponse.json(200, {}))
+    request = Request(
+        url=sandbox.url("replay"),
+        method="POST",
+        path="/a/-;externalUserId={id}/one",
+        path_params={"id": "x/../y?z#é"},
+        params={"q": "1"},
+        body=b"{}",
+        content_type="application/json",
+    )
+    assert Transport(AppPool(), retries=0).send(request).status == 200
+    received = replay.received[0]
+    assert received.target == request.path_with_query
+    assert received.segments() == ["a", "-;externalUserId=x/../y?z#é", "one"]
+    assert received.body == b"{}"
