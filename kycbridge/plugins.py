@@ -28,8 +28,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginBroken, ProviderConflict, ProviderNotInstalled
-from .provider import NAME_PATTERN, KYCStatusProvider
-from .report import DETAILS_TYPES
+from .provider import NAME_PATTERN, PROVIDER_MEMBERS, KYCStatusProvider
 
 __all__ = [
     "BrokenPlugin",
@@ -98,11 +97,7 @@ class SimulatorInfo:
 
 
 def _check_provider(provider: Any) -> None:
-    missing = [
-        attr
-        for attr in ("name", "query_type", "settings_type", "fetch", "normalize", "subject")
-        if not hasattr(provider, attr)
-    ]
+    missing = [attr for attr in PROVIDER_MEMBERS if not hasattr(provider, attr)]
     if missing:
         raise TypeError(f"{provider!r} is not a KYCStatusProvider: it lacks {missing}")
     if not isinstance(provider.name, str) or not NAME_PATTERN.fullmatch(provider.name):
@@ -238,9 +233,6 @@ class PluginRegistry:
             self._conflicts[name] = sorted([first.distribution, dist], key=str)
             return
         self._providers[name] = ProviderInfo(name, provider, dist, version)
-        details = getattr(provider, "details_type", None)
-        if details is not None:
-            DETAILS_TYPES.setdefault(name, details)
 
     def _add_simulator(self, simulator: Any, dist: str | None, version: str | None) -> None:
         self._simulators.setdefault(simulator.name, SimulatorInfo(simulator.name, simulator, dist))
@@ -250,6 +242,11 @@ class PluginRegistry:
         """Every usable provider, by name."""
         self.load()
         return [self._providers[name] for name in sorted(self._providers)]
+
+    def details_types(self) -> dict[str, type[Any]]:
+        """Each usable provider's ``details_type``, by name (for ``report_from_dict``)."""
+        self.load()
+        return {name: info.provider.details_type for name, info in self._providers.items()}
 
     def conflicts(self) -> dict[str, list[str | None]]:
         """Provider names registered by more than one distribution (withheld from use).

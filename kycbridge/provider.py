@@ -26,6 +26,7 @@ from .states import KYCState
 from .transport import Request, Response, Transport
 
 __all__ = [
+    "PROVIDER_MEMBERS",
     "HTTPStatusProvider",
     "KYCStatusProvider",
     "Parsed",
@@ -69,6 +70,14 @@ class KYCStatusProvider(Protocol):
     def rate_limit(self) -> float | None:
         """Most requests per second the provider allows per key, or ``None``."""
 
+    @property
+    def watch_interval(self) -> float | None:
+        """Seconds a watch waits before its second poll (``None``: the watch default)."""
+
+    @property
+    def watch_max_interval(self) -> float | None:
+        """Longest wait between a watch's polls, in seconds (``None``: the watch default)."""
+
     def subject(self, query: Any) -> str | None:
         """Whom ``query`` is about (email, wallet, id): shown masked in reprs and logs."""
 
@@ -77,6 +86,21 @@ class KYCStatusProvider(Protocol):
 
     def fetch(self, query: Any, settings: Any, transport: Transport) -> StatusReport:
         """Ask the provider once; return the report or raise a :class:`KYCBridgeError`."""
+
+
+def _protocol_members(protocol: type[Any]) -> tuple[str, ...]:
+    """The public attributes, properties and methods ``protocol`` declares, in order."""
+    names = [n for n in getattr(protocol, "__annotations__", {}) if not n.startswith("_")]
+    for name, value in vars(protocol).items():
+        if name.startswith("_") or name in names:
+            continue
+        if isinstance(value, property) or callable(value):
+            names.append(name)
+    return tuple(names)
+
+
+PROVIDER_MEMBERS: tuple[str, ...] = _protocol_members(KYCStatusProvider)
+"""Every member :class:`KYCStatusProvider` declares: what plugin validation checks."""
 
 
 @attrs.frozen(slots=False)  # made on every call: a dict class is quicker to build frozen
@@ -104,6 +128,8 @@ class HTTPStatusProvider:
     rate_limit: ClassVar[float | None] = None
     error_table: ClassVar[ErrorTable | None] = None
     """The provider's error answers as data; the default :meth:`error_for` applies it."""
+    watch_interval: ClassVar[float | None] = None
+    watch_max_interval: ClassVar[float | None] = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -120,6 +146,18 @@ class HTTPStatusProvider:
     def build_request(self, query: Any, settings: Any) -> Request:
         """The request asking for ``query``'s status."""
         raise NotImplementedError
+
+    def sign(self, request: Request, settings: Any, now: float) -> Request:
+        """The request as sent at ``now`` (seconds since the epoch): add signature headers.
+
+        For providers that sign each request, typically an HMAC over
+        ``str(int(now)) + request.method + request.path_with_query + (request.body or b"")``
+        with a secret from ``settings``. The transport calls it before *every* attempt
+        (retries included), so a timestamp in the signature stays fresh: keep it pure and
+        quick, and return ``request.with_headers({...}, secret=True)``. The default signs
+        nothing.
+        """
+        return request
 
     def parse(self, payload: Any, response: Response) -> Parsed:
         """Read a 2xx JSON payload; raise :class:`MalformedResponse` when it is not the shape."""
@@ -188,7 +226,7 @@ def _known_secrets(request: Request, *objects: Any) -> list[str]:
     """The request's secret header values, and the secret field values of ``objects``."""
     secrets = request.secrets()
     for obj in objects:
-        for name in _secret_names(type(obj)):
+        for name in _secret_names(type(obj)):  # type: ignore[arg-type]
             value = getattr(obj, name, None)
             if isinstance(value, str) and value and value not in secrets:
                 secrets.append(value)

@@ -39,6 +39,7 @@ import random
 import re
 import threading
 import time
+import types
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus, urlencode
@@ -70,7 +71,9 @@ __all__ = [
     "Transport",
     "check_base_url",
     "encode_query",
+    "install_log_filter",
     "is_loopback_host",
+    "json_body",
 ]
 
 log = logging.getLogger("kycbridge.transport")
@@ -233,12 +236,18 @@ def _with_query(url: str, query: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{query}"
 
 
-class _PersonalParamFilter(logging.Filter):
-    """Masks personal query values (``email=…``) in urllib3's own log lines.
+_SCOPE = threading.local()
+"""The request the calling thread is sending (``request``), for masking urllib3's lines."""
 
-    urllib3 logs request URLs (at DEBUG, and in its "Retrying" warnings). The transport
-    registers the names of personal query parameters it sends; this filter, attached to
-    urllib3's loggers, masks their values there. Other parameters are left alone.
+
+class _PersonalParamFilter(logging.Filter):
+    """Masks personal values in urllib3's own log lines (query and path alike).
+
+    urllib3 logs request URLs (at DEBUG, and in its "Retrying" warnings), in the thread
+    that sends. While :meth:`Transport.send` sends a request, it is the thread's current
+    request (``_SCOPE``): its personal values are masked wherever they occur in a line,
+    encoded or not. Outside of a send, the values of the personal query parameter names
+    registered so far are masked by name. Nothing per subject is kept.
     """
 
     def __init__(self) -> None:
@@ -257,21 +266,43 @@ class _PersonalParamFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         pattern = self._pattern
-        if pattern is None:
+        request: Request | None = getattr(_SCOPE, "request", None)
+        if pattern is None and request is None:
             return True
         try:
             message = record.getMessage()
         except Exception:  # a broken record is not ours to fix
             return True
-        masked = pattern.sub(lambda m: m.group(1) + quote(mask(unquote_plus(m.group(2)))), message)
+        masked = message
+        if request is not None:
+            masked = request.redact(masked)
+        if pattern is not None:
+            masked = pattern.sub(
+                lambda m: m.group(1) + quote(mask(unquote_plus(m.group(2)))), masked
+            )
         if masked != message:
             record.msg, record.args = masked, ()
         return True
 
 
 _PERSONAL_FILTER = _PersonalParamFilter()
-for _name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager"):
-    logging.getLogger(_name).addFilter(_PERSONAL_FILTER)
+_URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager")
+_installed = False
+
+
+def install_log_filter() -> None:
+    """Attach the personal-data filter to urllib3's loggers (once; idempotent, thread-safe).
+
+    Called when the first :class:`Transport` is made; nothing is attached on import.
+    """
+    global _installed
+    if _installed:
+        return
+    with _PERSONAL_FILTER._lock:
+        if not _installed:
+            for name in _URLLIB3_LOGGERS:
+                logging.getLogger(name).addFilter(_PERSONAL_FILTER)
+            _installed = True
 
 
 class RetryPolicy(Retry):
@@ -342,36 +373,228 @@ class RetryPolicy(Retry):
         return min(seconds, self.max_retry_after)
 
 
-@attrs.frozen(slots=False)  # made on every call: a dict class is quicker to build frozen
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")
+_PATH_LITERAL = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*")
+
+
+@attrs.frozen
+class _Template:
+    """A path template split once: literals around the placeholders, which are named."""
+
+    literals: tuple[str, ...]
+    names: tuple[str, ...]
+    name_set: frozenset[str]
+
+
+@functools.lru_cache(maxsize=256)
+def _template(path: str) -> _Template:
+    """Parse a path template (a handful per provider: cached per template, never per value)."""
+    pieces = _PLACEHOLDER.split(path)
+    literals, names = tuple(pieces[0::2]), tuple(pieces[1::2])
+    for literal in literals:
+        if not _PATH_LITERAL.fullmatch(literal):
+            raise ValueError(
+                f"invalid path template {path!r}: only path characters and {{name}} placeholders"
+            )
+    if not path.startswith("/"):
+        raise ValueError(f"invalid path template {path!r}: it must start with '/'")
+    if len(set(names)) != len(names):
+        raise ValueError(f"invalid path template {path!r}: a placeholder is repeated")
+    return _Template(literals, names, frozenset(names))
+
+
+@functools.lru_cache(maxsize=256)
+def _split_base(url: str) -> tuple[str, str, str | None]:
+    """``url`` split into origin, path and query, as urllib3 sends them.
+
+    ``url`` is a base URL and static path: cached per base URL, a handful per app.
+    """
+    try:
+        parsed = parse_url(url)  # the one parser: the one urllib3 connects with
+    except Exception:  # an unparseable URL is refused by the transport with its own reason
+        return url, "", None
+    return f"{parsed.scheme}://{parsed.netloc}", parsed.path or "", parsed.query
+
+
+def _encode_segment(name: str, value: object) -> str:
+    """One path parameter, percent-encoded so that it cannot leave its segment."""
+    text = value if type(value) is str else str(value)
+    if text in ("", ".", ".."):
+        raise ValueError(f"path parameter {name!r} must not be empty, '.' or '..'")
+    if _UNRESERVED.fullmatch(text):
+        return text  # ids and UUIDs: nothing to encode
+    try:
+        return quote(text, safe="")
+    except UnicodeEncodeError:
+        raise ValueError(f"path parameter {name!r} is not encodable text") from None
+
+
+def _expand(
+    template: str, values: Mapping[str, object], masked: frozenset[str] = frozenset()
+) -> str:
+    """``template`` with each placeholder replaced by its encoded value (masked ones masked)."""
+    parsed = _template(template)
+    if values.keys() != parsed.name_set:
+        missing = sorted(parsed.name_set - values.keys())
+        unknown = sorted(set(values) - parsed.name_set)
+        raise ValueError(f"path parameters: missing {missing}, unknown {unknown}")
+    parts = [parsed.literals[0]]
+    for name, literal in zip(parsed.names, parsed.literals[1:], strict=True):
+        value = values[name]
+        if name in masked:
+            parts.append(quote(mask(value), safe=""))
+        else:
+            parts.append(_encode_segment(name, value))
+        parts.append(literal)
+    return "".join(parts)
+
+
+def json_body(payload: Any) -> bytes:
+    """``payload`` as compact, deterministic JSON bytes (sorted keys, UTF-8): a request body.
+
+    The same payload always gives the same bytes, so a signature computed over them holds.
+    NaN and infinities are refused (``ValueError``): they are not JSON.
+    """
+    return json.dumps(
+        payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+_NO_PARAMS: Mapping[str, str] = types.MappingProxyType({})
+
+
+# made on every call: a dict class is quicker to build frozen; the repr is masked (below)
+@attrs.frozen(slots=False, repr=False)
 class Request:
-    """An HTTP request a provider wants sent, with what must not be logged."""
+    """An HTTP request a provider wants sent, with what must not be logged.
+
+    ``url`` is the provider's base URL and any *static* path; whatever names the subject goes
+    in ``path_params`` (filled into the ``path`` template, each value percent-encoded into
+    its own segment) or ``params`` (the query string), never into ``url``::
+
+        Request(
+            url=settings.base_url,
+            path="/v1/sessions/{session_id}/decision",
+            path_params={"session_id": query.session_id},
+            personal_params=frozenset({"session_id"}),
+        )
+    """
 
     url: str
-    """The absolute URL, without query string."""
+    """The absolute base URL (and static path), without query string. The transport parses
+    it once per distinct value (a cache): never put per-subject data in it."""
     params: Mapping[str, str] = attrs.field(factory=dict)
     """Query parameters, encoded by the transport."""
-    headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
-    """Request headers (secret ones included: this field is left out of the repr)."""
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    """Request headers (secret ones included: the repr shows none of them)."""
     method: str = "GET"
     secret_headers: frozenset[str] = frozenset()
     """Header names whose values are secrets: never logged, never shown."""
     personal_params: frozenset[str] = frozenset()
-    """Query parameter names whose values are personal data: masked in logs."""
+    """Names of query *and* path parameters whose values are personal data: masked wherever
+    a URL is logged or shown, and in error text."""
+    path: str = ""
+    """A path template appended to ``url``: literal path text and ``{name}`` placeholders
+    (``"/resources/applicants/-;externalUserId={user_id}/one"``). Starts with ``/``."""
+    path_params: Mapping[str, str] = _NO_PARAMS
+    """The value of each placeholder in ``path``. Each is percent-encoded (everything but
+    ``A-Z a-z 0-9 - . _ ~``), so ``/ ? # %`` stay inside it; ``""``, ``.`` and ``..`` are
+    refused (``ValueError``), as is a missing or unknown name."""
+    body: bytes | None = None
+    """The exact body bytes sent (``None``: no body). See :func:`json_body`."""
+    content_type: str | None = None
+    """The ``Content-Type`` header sent with ``body``."""
+
+    @property
+    def target_url(self) -> str:
+        """What the transport parses (and caches) to route the request: ``url``.
+
+        The base URL and static path, the same for every subject: never the expanded path.
+        """
+        return self.url
+
+    @property
+    def path_with_query(self) -> str:
+        """The request target exactly as sent: path (params encoded) and query string.
+
+        This is what a signer signs (with :attr:`method` and :attr:`body`).
+        """
+        _, base_path, base_query = _split_base(self.url)
+        if self.path:
+            if base_query is not None:
+                raise ValueError("a Request with a path template takes a url without a query")
+            path = _join(base_path, _expand(self.path, self.path_params))
+        else:
+            path = base_path or "/"
+            if base_query is not None:
+                path = f"{path}?{base_query}"
+        return _with_query(path, encode_query(self.params)) if self.params else path
 
     @property
     def full_url(self) -> str:
-        """The URL with its encoded query string."""
-        return _with_query(self.url, encode_query(self.params))
+        """The absolute URL: base, expanded path and encoded query string."""
+        if not self.path:
+            return _with_query(self.url, encode_query(self.params))
+        return _split_base(self.url)[0] + self.path_with_query
 
     def secrets(self) -> list[str]:
         """The secret values this request carries, for scrubbing text."""
         names = {n.lower() for n in self.secret_headers}
         return [v for k, v in self.headers.items() if k.lower() in names]
 
+    def personal_values(self) -> list[str]:
+        """The personal values this request carries (query and path), for masking text."""
+        values = []
+        for name in self.personal_params:
+            for source in (self.params, self.path_params):
+                value = source.get(name)
+                if value is not None:
+                    values.append(str(value))
+        return values
+
+    def redact(self, text: str) -> str:
+        """``text`` with this request's secrets replaced and its personal values masked.
+
+        Personal values are masked as they are, and as they appear percent-encoded in a path
+        or a query string.
+        """
+        text = scrub(text, self.secrets())
+        for value in self.personal_values():
+            if len(value) < 3:
+                continue  # too short to identify anyone, and masking it would garble text
+            shown = mask(value)
+            for form in {quote(value, safe=""), quote_plus(value), quote(value), value}:
+                text = text.replace(form, shown)
+        return text
+
     def loggable_url(self) -> str:
-        """The URL with personal query values masked."""
-        shown = {k: (mask(v) if k in self.personal_params else v) for k, v in self.params.items()}
-        return _with_query(self.url, encode_query(shown))
+        """The URL with personal query and path values masked."""
+        personal = self.personal_params
+        shown = {k: (mask(v) if k in personal else v) for k, v in self.params.items()}
+        if not self.path:
+            return _with_query(self.url, encode_query(shown))
+        origin, base_path, _ = _split_base(self.url)
+        path = _join(base_path, _expand(self.path, self.path_params, personal))
+        return origin + _with_query(path, encode_query(shown))
+
+    def with_headers(self, headers: Mapping[str, str], *, secret: bool = False) -> Request:
+        """A copy with ``headers`` added (a signer's output); ``secret`` hides their values."""
+        names = self.secret_headers | frozenset(headers) if secret else self.secret_headers
+        return attrs.evolve(self, headers={**self.headers, **headers}, secret_headers=names)
+
+    def __repr__(self) -> str:
+        try:
+            shown = self.loggable_url()
+        except ValueError:
+            shown = self.url + self.path
+        body = "" if self.body is None else f" body={len(self.body)} bytes"
+        return f"<Request {self.method} {shown}{body}>"
+
+
+def _join(base_path: str, path: str) -> str:
+    """A base URL's path and an expanded path template, with one ``/`` between them."""
+    return base_path[:-1] + path if base_path.endswith("/") else base_path + path
 
 
 @attrs.frozen(slots=False)  # made on every call: a dict class is quicker to build frozen
@@ -607,6 +830,7 @@ class Transport:
         self._lock = threading.Lock()
         self.requests_sent = 0
         """How many requests :meth:`send` was asked for (retries not counted)."""
+        install_log_filter()
 
     def __repr__(self) -> str:
         return (
@@ -650,6 +874,9 @@ class Transport:
     def send(self, request: Request, *, provider: str | None = None) -> Response:
         """Send ``request``; return the response whatever its status.
 
+        Routes by ``request.target_url`` (parsed once per base URL), sends
+        ``request.path_with_query`` with ``request.body`` and its ``Content-Type``.
+
         Raises :class:`ProviderUnavailable` for timeouts and connection errors once retries
         are spent, and :class:`MalformedResponse` for a body over the size cap. A URL that
         :func:`check_base_url` refuses (plain ``http://`` to anything but loopback, user
@@ -659,13 +886,17 @@ class Transport:
         is sent.
         """
         # -- what may be sent: one parse of the URL decides, headers are checked (no I/O) --
-        target = _target(request.url)
+        target = _target(request.target_url)  # the base URL: one cache entry per provider
         if target.problem:
             raise InvalidQuery(target.problem, provider=provider)
         # An app pool's own headers, then ours, then the request's.
         headers = {**self._pool_headers, **self._headers, **request.headers}
+        if request.content_type:
+            headers["Content-Type"] = request.content_type
         _check_headers(headers, provider)
         # -- sending --
+        # urllib3 logs the URL in this thread: its lines mask this request's personal values.
+        _SCOPE.request = request if request.personal_params else None
         with self._lock:
             self.requests_sent += 1
         if request.personal_params:
@@ -682,12 +913,13 @@ class Transport:
             if self._direct:
                 # What PoolManager.urlopen does without redirects, minus parsing the URL
                 # again on every call: the host's pool, then the request URI.
-                uri = _with_query(target.request_uri, encode_query(request.params))
+                uri = request.path_with_query
                 raw = self.pool.connection_from_host(
                     target.host, port=target.port, scheme=target.scheme
                 ).urlopen(
                     request.method,
                     uri,
+                    body=request.body,
                     headers=headers,
                     retries=self.retry,
                     timeout=self.timeout,
@@ -699,6 +931,7 @@ class Transport:
                 raw = self.pool.urlopen(
                     request.method,
                     request.full_url,
+                    body=request.body,
                     headers=headers,
                     retries=self.retry,
                     timeout=self.timeout,
@@ -716,6 +949,7 @@ class Transport:
             raise self._unavailable(request, provider, exc.reason or exc) from None
         except HTTPError as exc:
             raise self._unavailable(request, provider, exc) from None
+        _SCOPE.request = None
         elapsed = time.monotonic() - started
         response = Response(status=raw.status, headers=raw.headers, body=body, elapsed=elapsed)
         if log.isEnabledFor(logging.DEBUG):
@@ -767,11 +1001,7 @@ class Transport:
     def _unavailable(
         self, request: Request, provider: str | None, cause: BaseException
     ) -> ProviderUnavailable:
-        reason = scrub(f"{type(cause).__name__}: {cause}", request.secrets())
-        for name in request.personal_params:
-            value = request.params.get(name)
-            if value:
-                reason = reason.replace(value, mask(value))
-                reason = reason.replace(urlencode({"v": value})[2:], mask(value))
+        _SCOPE.request = None
+        reason = request.redact(f"{type(cause).__name__}: {cause}")
         log.warning("%s %s failed: %s", request.method, request.loggable_url(), reason)
         return ProviderUnavailable(f"no answer after retries: {reason}", provider=provider)
