@@ -416,6 +416,9 @@ _GUARDED_POOLS: dict[str, type[HTTPConnectionPool]] = {
 """The pool classes of the pool managers a :class:`Transport` makes itself."""
 
 
+_SLACK = 0.005  # a socket timeout set to the time remaining may fire this much early
+
+
 class _DeadlinePassed(Exception):
     """Raised inside :meth:`Transport.send` when the call's deadline has passed."""
 
@@ -682,10 +685,11 @@ class Transport:
         except _DeadlinePassed:
             assert deadline is not None
             raise self._late(request, provider, deadline - started) from None
-        except MaxRetryError as exc:
-            raise self._unavailable(request, provider, exc.reason or exc) from None
         except HTTPError as exc:
-            raise self._unavailable(request, provider, exc) from None
+            if deadline is not None and time.monotonic() >= deadline - _SLACK:
+                raise self._late(request, provider, deadline - started) from None
+            cause = exc.reason or exc if isinstance(exc, MaxRetryError) else exc
+            raise self._unavailable(request, provider, cause) from None
         elapsed = time.monotonic() - started
         response = Response(status=raw.status, headers=raw.headers, body=body, elapsed=elapsed)
         if log.isEnabledFor(logging.DEBUG):
@@ -725,7 +729,7 @@ class Transport:
             try:
                 raw = self._urlopen(request, target, headers, timeout)
             except HTTPError as exc:
-                if deadline is not None and time.monotonic() >= deadline:
+                if deadline is not None and time.monotonic() >= deadline - _SLACK:
                     raise _DeadlinePassed from None
                 # MaxRetryError when spent; the error itself when not retryable (a POST)
                 retry = retry.increment(method, request.url, error=exc)
