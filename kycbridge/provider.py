@@ -147,6 +147,7 @@ class HTTPStatusProvider:
             # Whatever a plugin put in an error, a secret never leaves it.
             secrets = request.secrets()
             exc.message = scrub(exc.message, secrets)
+            exc.args = (exc.message,)  # args (its repr, pickles) held the unscrubbed text
             if exc.provider_message:
                 exc.provider_message = scrub(exc.provider_message, secrets)
             if exc.provider_code:
