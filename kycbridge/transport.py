@@ -43,6 +43,7 @@ from .redact import mask, redact_headers, scrub
 
 __all__ = [
     "DEFAULT_MAX_BODY",
+    "MAX_ENCODINGS",
     "USER_AGENT",
     "Request",
     "Response",
