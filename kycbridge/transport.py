@@ -417,6 +417,10 @@ _GUARDED_POOLS: dict[str, type[HTTPConnectionPool]] = {
 """The pool classes of the pool managers a :class:`Transport` makes itself."""
 
 
+_ONE_ATTEMPT = Retry(False, redirect=False)
+"""What each urlopen gets: one attempt, errors raised as they are (the loop retries)."""
+_MAYBE_RETRIED = RETRY_STATUSES | Retry.RETRY_AFTER_STATUS_CODES
+
 _SLACK = 0.005  # a socket timeout set to the time remaining may fire this much early
 
 
@@ -738,7 +742,9 @@ class Transport:
                 continue
             finally:
                 _CALL.deadline = None
-            if retry.is_retry(method, raw.status, "retry-after" in raw.headers):
+            if raw.status in _MAYBE_RETRIED and retry.is_retry(
+                method, raw.status, "retry-after" in raw.headers
+            ):
                 try:
                     following = retry.increment(method, request.url, response=raw)
                 except MaxRetryError:
@@ -783,7 +789,7 @@ class Transport:
                 request.method,
                 uri,
                 headers=headers,
-                retries=False,
+                retries=_ONE_ATTEMPT,
                 timeout=timeout,
                 redirect=False,
                 assert_same_host=False,
@@ -795,7 +801,7 @@ class Transport:
             request.method,
             request.full_url,
             headers=headers,
-            retries=False,
+            retries=_ONE_ATTEMPT,
             timeout=timeout,
             redirect=False,
             preload_content=False,
