@@ -187,13 +187,14 @@ class HTTPStatusProvider:
         raised here.
         """
         request = self.build_request(query, settings)
-        sign = None
-        if type(self).sign is not HTTPStatusProvider.sign:  # signed anew for every attempt
+        if type(self).sign is HTTPStatusProvider.sign:  # nothing to sign
+            response = transport.send(request, provider=self.name)
+        else:  # signed anew for every attempt, retries included
 
             def sign(attempt: Request) -> Request:
                 return self.sign(attempt, settings, self.now())
 
-        response = transport.send(request, provider=self.name, sign=sign)
+            response = transport.send(request, provider=self.name, sign=sign)
         # A provider may echo a secret: gone before any plugin code cuts or keeps the text.
         secrets = _known_secrets(request, query, settings)
         response = scrub_response(response, secrets)

@@ -187,9 +187,15 @@ def test_hostile_server_checks_fail_a_provider_that_crashes_or_leaks(pytester):
 
         class Leaky(ToyProvider):
             def error_for(self, response):
+                # The core scrubs an echoed secret from the answer before error_for reads
+                # it, so this leak is one the core cannot see: the headers it sent, kept.
                 exc = RequestRejected("rejected")
-                exc.cause = response.body.decode()  # an echoed secret, kept on the error
+                exc.cause = repr(dict(self.sent.headers))
                 return exc
+
+            def build_request(self, query, settings):
+                self.sent = super().build_request(query, settings)
+                return self.sent
 
         class TestCrashy(ProviderContract):
             provider = Crashy()
