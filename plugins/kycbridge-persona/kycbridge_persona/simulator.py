@@ -303,7 +303,7 @@ CR, PE, CO, NR = Step("created"), Step("pending"), Step("completed"), Step("need
 OK, NO = Step("approved"), Step("declined")
 F503 = FAULTS["inq_Fault503"][0]
 F500 = FAULTS["inq_Fault500"][0]
-F429 = FAULTS["inq_Fault429"][0]
+F429 = _fault(lambda i, f: _too_many(_rate_headers(0, 1)))  # a short window left
 
 _STORIES: Sequence[tuple[str, Sequence[Step], str, str, bool]] = (
     # (inquiry id, steps, outcome, description, demo)
@@ -323,7 +323,8 @@ _STORIES: Sequence[tuple[str, Sequence[Step], str, str, bool]] = (
     ("inq_SandboxUnknown", (PE, Step("under_investigation")), "unknown",
      "a status nobody documented (kept as raw_status)", False),
     ("inq_SandboxFlaky", (CR, F503, PE, F500, CO, F429, OK), "approved",
-     "transient 503, 500 and 429 between the steps of the happy path", False),
+     "transient 503, 500 and 429 (RateLimit-Reset: 1) between the steps of the happy path",
+     False),
 )
 
 REFERENCES: Mapping[str, Sequence[tuple[str, Sequence[Step]]]] = {
