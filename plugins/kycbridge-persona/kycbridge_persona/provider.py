@@ -36,6 +36,7 @@ from .query import API_KEY_ENV, PersonaQuery, PersonaSettings
 
 __all__ = [
     "INQUIRIES_PATH",
+    "INQUIRY_PATH",
     "KEY_INFLECTION",
     "PAGE_SIZE_PARAM",
     "RATE_LIMIT",
@@ -46,6 +47,9 @@ __all__ = [
 
 INQUIRIES_PATH = "/inquiries"
 """The inquiries collection, below the base URL."""
+
+INQUIRY_PATH = "/inquiries/{inquiry_id}"
+"""One inquiry: a path template; the id is encoded by the core and masked in every log."""
 
 REFERENCE_PARAM = "filter[reference-id]"
 """The list call's filter on the partner's reference id (personal: masked in logs)."""
@@ -60,7 +64,7 @@ RATE_LIMIT = 5.0
 """Persona's documented limit, 300 requests/minute per environment, as requests/second."""
 
 _SECRET_HEADERS = frozenset({"authorization"})
-_PERSONAL_PARAMS = frozenset({REFERENCE_PARAM})
+_PERSONAL_PARAMS = frozenset({REFERENCE_PARAM, "inquiry_id"})
 
 
 class PersonaProvider(HTTPStatusProvider):
@@ -98,16 +102,20 @@ class PersonaProvider(HTTPStatusProvider):
         if settings.persona_version:
             headers["Persona-Version"] = settings.persona_version
         if query.inquiry_id is not None:
-            # TODO(request-model): path="/inquiries/{inquiry_id}" with path_params, personal.
-            url = settings.url(f"{INQUIRIES_PATH}/{quote(query.inquiry_id, safe='')}")
-            params: dict[str, str] = {}
-        else:
-            assert query.reference_id is not None
-            url = settings.url(INQUIRIES_PATH)
-            params = {REFERENCE_PARAM: query.reference_id, PAGE_SIZE_PARAM: "1"}
+            return Request(
+                url=settings.base_url,
+                path=INQUIRY_PATH,
+                path_params={"inquiry_id": query.inquiry_id},
+                headers=headers,
+                method="GET",
+                secret_headers=_SECRET_HEADERS,
+                personal_params=_PERSONAL_PARAMS,
+            )
+        assert query.reference_id is not None
         return Request(
-            url=url,
-            params=params,
+            url=settings.base_url,
+            path=INQUIRIES_PATH,
+            params={REFERENCE_PARAM: query.reference_id, PAGE_SIZE_PARAM: "1"},
             headers=headers,
             method="GET",
             secret_headers=_SECRET_HEADERS,

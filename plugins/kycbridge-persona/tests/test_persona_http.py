@@ -64,6 +64,7 @@ def test_the_exact_request_by_inquiry_id(replay: tuple[Replay, Sandbox]) -> None
     (request,) = sim.received
     assert request.method == "GET"
     assert request.path == "/inquiries/inq_Abc123"
+    assert request.raw_path == "/persona/inquiries/inq_Abc123" and request.raw_query == ""
     assert dict(request.query) == {}
     assert request.headers["authorization"] == f"Bearer {SANDBOX_API_KEY}"
     assert request.headers["key-inflection"] == "kebab"
@@ -78,6 +79,7 @@ def test_the_exact_request_by_reference_id(replay: tuple[Replay, Sandbox]) -> No
     (request,) = sim.received
     assert request.path == "/inquiries"
     assert request.query == {"filter[reference-id]": ["user+42/é"], "page[size]": ["1"]}
+    assert request.raw_query == "filter%5Breference-id%5D=user%2B42%2F%C3%A9&page%5Bsize%5D=1"
     assert "persona-version" not in request.headers
     # the first listed (newest) inquiry wins, found by reference id
     assert report.state is KYCState.IN_PROGRESS

@@ -75,11 +75,6 @@ def test_subjects_never_in_errors(caplog: pytest.LogCaptureFixture) -> None:
                 assert not any(form in text for form in _forms(value)), text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TODO(request-model): before h-model the transport logs the inquiry id in the "
-    "URL path, and the sandbox access log and urllib3 show filter%5Breference-id%5D unmasked",
-)
 def test_subjects_never_in_debug_logs(caplog: pytest.LogCaptureFixture) -> None:
     _run(caplog, SANDBOX_API_KEY)
     lines = [record.getMessage() for record in caplog.records]
