@@ -1,0 +1,70 @@
+"""kycbridge-persona: Persona's inquiry status (by inquiry id or reference id) as a provider.
+
+Installed, it registers through the ``kycbridge`` entry-point group:
+
+* the provider ``persona`` (:class:`~kycbridge_persona.provider.PersonaProvider`);
+* the sandbox simulator ``persona`` (:class:`~kycbridge_persona.simulator.PersonaSimulator`).
+
+Where things are: query and settings in :mod:`.query`, the status words in :mod:`.mapping`,
+the error table in :mod:`.errors`, typed details in :mod:`.details`. Importing this package
+imports none of them; the hooks do, when called.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import kycbridge
+
+if TYPE_CHECKING:
+    from .details import PersonaDetails
+    from .provider import PersonaProvider
+    from .query import PersonaQuery, PersonaSettings
+    from .simulator import PersonaSimulator
+
+__all__ = [
+    "PersonaDetails",
+    "PersonaProvider",
+    "PersonaQuery",
+    "PersonaSettings",
+    "PersonaSimulator",
+    "__version__",
+    "register_providers",
+    "register_simulators",
+]
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "PersonaDetails": "details",
+    "PersonaProvider": "provider",
+    "PersonaQuery": "query",
+    "PersonaSettings": "query",
+    "PersonaSimulator": "simulator",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public classes on first access, keeping ``import kycbridge_persona`` light."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+@kycbridge.hookimpl
+def register_providers(register: Callable[[Any], None]) -> None:
+    """Register the ``persona`` provider."""
+    from .provider import PersonaProvider
+
+    register(PersonaProvider())
+
+
+@kycbridge.hookimpl
+def register_simulators(register: Callable[[Any], None]) -> None:
+    """Register the ``persona`` sandbox simulator."""
+    from .simulator import PersonaSimulator
+
+    register(PersonaSimulator())

@@ -1,0 +1,216 @@
+"""What one Persona status question is (:class:`PersonaQuery`) and how to reach Persona.
+
+A query names exactly one subject:
+
+``inquiry_id``
+    Persona's inquiry id, ``inq_`` then letters and digits. It goes in the URL path
+    (``GET /inquiries/{inquiry-id}``).
+``reference_id``
+    The partner's own id for the user (Persona's ``reference-id``). It goes in the query
+    string of the list call (``GET /inquiries?filter[reference-id]=...&page[size]=1``), which
+    answers the newest inquiry first.
+
+Both are treated as personal data: masked in reprs, in logged URLs and in every error
+message built here.
+
+Settings (:class:`PersonaSettings`): the API key (a secret, env ``KYCBRIDGE_PERSONA_API_KEY``),
+an optional ``Persona-Version`` (a ``YYYY-MM-DD`` date) and the base URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+import kycbridge.transport
+from kycbridge import secret
+from kycbridge.redact import mask
+
+__all__ = [
+    "API_KEY_ENV",
+    "DEFAULT_BASE_URL",
+    "INQUIRY_ID_PATTERN",
+    "REFERENCE_ID_MAX_LENGTH",
+    "VERSION_PATTERN",
+    "PersonaQuery",
+    "PersonaSettings",
+]
+
+DEFAULT_BASE_URL = "https://api.withpersona.com/api/v1"
+"""Persona's API (sandbox and production alike: the API key decides the environment)."""
+
+API_KEY_ENV = "KYCBRIDGE_PERSONA_API_KEY"
+"""The env variable the API key is read from."""
+
+INQUIRY_ID_PATTERN = re.compile(r"inq_[A-Za-z0-9]{1,64}")
+"""An inquiry id: ``inq_`` and 1 to 64 ASCII letters or digits (matched in full)."""
+
+REFERENCE_ID_MAX_LENGTH = 255
+"""Longest accepted reference id."""
+
+VERSION_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+"""A ``Persona-Version`` value: a ``YYYY-MM-DD`` date (``2023-01-05``)."""
+
+_CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
+def _check_text(name: str, value: object, max_length: int) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, not {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+    if len(value) > max_length:
+        raise ValueError(f"{name} is too long ({len(value)} characters, at most {max_length})")
+    if _CONTROL_OR_SPACE.search(value):
+        raise ValueError(f"{name} {mask(value)!r} contains whitespace or control characters")
+    return value
+
+
+def _validate_inquiry_id(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is None:
+        return
+    _check_text("inquiry_id", value, 68)
+    if not INQUIRY_ID_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"inquiry_id {mask(value)!r} is not a Persona inquiry id "
+            "('inq_' and 1 to 64 ASCII letters or digits)"
+        )
+
+
+def _validate_reference_id(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is None:
+        return
+    _check_text("reference_id", value, REFERENCE_ID_MAX_LENGTH)
+    if not value.isprintable():
+        raise ValueError(f"reference_id {mask(value)!r} contains unprintable characters")
+
+
+def _masked_repr(value: str | None) -> str:
+    return "None" if value is None else repr(mask(value))
+
+
+@attrs.frozen
+class PersonaQuery:
+    """One Persona status question: exactly one of ``inquiry_id`` or ``reference_id``.
+
+    >>> PersonaQuery(inquiry_id="inq_1zMUUKMp5mijxJZhvXyX")
+    PersonaQuery(inquiry_id='inq_1z…vXyX', reference_id=None)
+
+    Raises :class:`TypeError` for a non-string field and :class:`ValueError` for an invalid
+    one, or when neither or both are given. Messages never show the value unmasked.
+    """
+
+    inquiry_id: str | None = attrs.field(
+        default=None, validator=_validate_inquiry_id, repr=_masked_repr
+    )
+    """Persona's inquiry id (``inq_...``): asks ``GET /inquiries/{inquiry-id}``."""
+    reference_id: str | None = attrs.field(
+        default=None, validator=_validate_reference_id, repr=_masked_repr
+    )
+    """The partner's own id for the user: asks for the newest inquiry with that reference."""
+
+    def __attrs_post_init__(self) -> None:
+        if (self.inquiry_id is None) == (self.reference_id is None):
+            given = "both" if self.inquiry_id is not None else "neither"
+            raise ValueError(f"give exactly one of inquiry_id or reference_id ({given} given)")
+
+    @property
+    def subject(self) -> str:
+        """The inquiry id or reference id this query is about."""
+        subject = self.inquiry_id if self.inquiry_id is not None else self.reference_id
+        assert subject is not None  # guaranteed by __attrs_post_init__
+        return subject
+
+
+def _none_if_blank(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _validate_api_key(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"api_key must be a string, not {type(value).__name__}")
+    if _CONTROL_OR_SPACE.search(value) or not value.isascii():
+        # Never shown: the value is a secret.
+        raise ValueError("api_key contains whitespace, control or non-ASCII characters")
+    if len(value) > 512:
+        raise ValueError(f"api_key is too long ({len(value)} characters, at most 512)")
+
+
+def _strip(value: object) -> object:
+    value = _none_if_blank(value)
+    return value.strip() if isinstance(value, str) else value
+
+
+def _validate_version(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"persona_version must be a string, not {type(value).__name__}")
+    shown = value[:40]
+    if not VERSION_PATTERN.fullmatch(value):
+        raise ValueError(f"persona_version {shown!r} is not a YYYY-MM-DD date (2023-01-05)")
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"persona_version {shown!r} is not a calendar date") from None
+
+
+def _clean_base_url(value: object) -> object:
+    return value.strip().rstrip("/") if isinstance(value, str) else value
+
+
+_CORE_CHECK = getattr(kycbridge.transport, "check_base_url", None)
+
+
+def _validate_base_url(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"base_url must be a string, not {type(value).__name__}")
+    if _CORE_CHECK is not None:  # the core's own check, where this kycbridge has one
+        try:
+            _CORE_CHECK(value)
+        except ValueError as exc:
+            raise ValueError(f"base_url: {exc}") from None
+    if _CONTROL_OR_SPACE.search(value):
+        raise ValueError("base_url contains whitespace or control characters")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base_url {value!r} must be an absolute http(s) URL")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("base_url must not carry credentials")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError(f"base_url {value!r} must not have a query string or fragment")
+
+
+@attrs.frozen
+class PersonaSettings:
+    """How to reach Persona.
+
+    Every field has a default; env ``KYCBRIDGE_PERSONA_<FIELD>`` overrides it, and
+    :class:`kycbridge.Bridge` settings override env.
+    """
+
+    api_key: str | None = secret(
+        default=None, converter=_none_if_blank, validator=_validate_api_key
+    )
+    """The API key, sent as ``Authorization: Bearer <key>``. Required at fetch time."""
+    persona_version: str | None = attrs.field(
+        default=None, converter=_strip, validator=_validate_version
+    )
+    """The ``Persona-Version`` header (``2023-01-05``); ``None`` sends none (the account's
+    default version applies)."""
+    base_url: str = attrs.field(
+        default=DEFAULT_BASE_URL, converter=_clean_base_url, validator=_validate_base_url
+    )
+    """Where the API lives, ``/api/v1`` included; a trailing ``/`` is dropped."""
+
+    def url(self, path: str) -> str:
+        """``path`` (``/inquiries``) below :attr:`base_url`, prefix kept."""
+        return f"{self.base_url}/{path.lstrip('/')}"
