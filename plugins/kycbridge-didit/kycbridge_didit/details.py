@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from kycbridge import MalformedResponse
+from kycbridge.redact import mask
 
 __all__ = [
     "FEATURES_V2",
@@ -29,6 +30,10 @@ __all__ = [
     "parse_details",
     "public_payload",
 ]
+
+
+def _masked_repr(value: str | None) -> str:
+    return "None" if value is None else repr(mask(value))
 
 
 @attrs.frozen
@@ -45,8 +50,8 @@ class FeatureCheck:
 class DiditDetails:
     """What a Didit decision said that is not personal data. ``None``: absent or ``null``."""
 
-    session_id: str | None = None
-    """The session's id (the subject: masked wherever kycbridge shows it)."""
+    session_id: str | None = attrs.field(default=None, repr=_masked_repr)
+    """The session's id (the subject): masked in the repr."""
     session_number: int | None = None
     """Didit's running number of the session within the application."""
     status: str | None = None

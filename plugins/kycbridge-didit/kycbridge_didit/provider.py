@@ -123,7 +123,7 @@ class DiditProvider(HTTPStatusProvider):
         url = settings.base_url + decision_path(settings.api_version, query.session_id)
         return Request(
             url=url,
-            headers={"x-api-key": settings.api_key, "accept": "application/json"},
+            headers={"x-api-key": settings.api_key},
             method="GET",
             secret_headers=_SECRET_HEADERS,
         )
