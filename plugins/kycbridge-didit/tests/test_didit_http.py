@@ -8,6 +8,15 @@ from typing import Any
 
 import pytest
 import urllib3
+from kycbridge_didit.details import DiditDetails, FeatureCheck
+from kycbridge_didit.provider import DiditProvider
+from kycbridge_didit.simulator import (
+    NAMES,
+    OTHER_APP_API_KEY,
+    REVOKED_API_KEY,
+    SANDBOX_API_KEY,
+    DiditSimulator,
+)
 
 import kycbridge
 from kycbridge import (
@@ -22,15 +31,6 @@ from kycbridge import (
 from kycbridge.report import report_to_dict
 from kycbridge.sandbox import Replay, Sandbox, SimResponse
 from kycbridge.testing import fast_transport
-from kycbridge_didit.details import DiditDetails, FeatureCheck
-from kycbridge_didit.provider import DiditProvider
-from kycbridge_didit.simulator import (
-    NAMES,
-    OTHER_APP_API_KEY,
-    REVOKED_API_KEY,
-    SANDBOX_API_KEY,
-    DiditSimulator,
-)
 
 S = KYCState
 PERSONAL = ("partner-user-", "Jane", "Sandbox", "1990-01-01", "X1234567", "jane.sandbox",
@@ -43,7 +43,7 @@ class UnlimitedDidit(DiditProvider):
     rate_limit = None
 
 
-class unlimited_didit:  # noqa: N801 - a plugin object
+class unlimited_didit:
     @staticmethod
     @kycbridge.hookimpl
     def register_providers(register: Any) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from kycbridge_didit.provider import DiditProvider
+from kycbridge_didit.simulator import FAULTS, NAMES, SANDBOX_API_KEY, DiditSimulator
 
 import kycbridge
 from kycbridge import Bridge, KYCBridgeError, StatusReport
@@ -17,8 +19,6 @@ from kycbridge.redact import mask
 from kycbridge.sandbox import Replay, Sandbox, SimRequest, SimResponse
 from kycbridge.testing import fast_transport
 from kycbridge.testing.strategies import json_values
-from kycbridge_didit.provider import DiditProvider
-from kycbridge_didit.simulator import FAULTS, NAMES, SANDBOX_API_KEY, DiditSimulator
 
 API_KEY = "didit_live_0123456789abcdefSECRET"
 
@@ -27,7 +27,7 @@ class UnlimitedDidit(DiditProvider):
     rate_limit = None
 
 
-class unlimited_didit:  # noqa: N801 - a plugin object
+class unlimited_didit:
     @staticmethod
     @kycbridge.hookimpl
     def register_providers(register: Any) -> None:
@@ -126,8 +126,10 @@ decisions = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(payload=st.one_of(decisions, json_values()), status=st.sampled_from([200, 200, 404, 401, 429, 500]))
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=st.one_of(decisions, json_values()),
+       status=st.sampled_from([200, 200, 404, 401, 429, 500]))
 def test_any_json_gives_a_report_or_a_typed_error(
     replay_box: Sandbox, payload: Any, status: int
 ) -> None:

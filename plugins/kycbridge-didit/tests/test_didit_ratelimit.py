@@ -6,16 +6,17 @@ declares it (1.67/s), which every Bridge's limiter holds to.
 
 from __future__ import annotations
 
+import itertools
 import json
 
-import urllib3
-
 import kycbridge_didit
+import urllib3
+from kycbridge_didit.provider import RATE_LIMIT, DiditProvider
+from kycbridge_didit.simulator import NAMES, SANDBOX_API_KEY, DiditSimulator
+
 from kycbridge import Bridge, RateLimited
 from kycbridge.sandbox import Sandbox, SimRequest
 from kycbridge.transport import Transport
-from kycbridge_didit.provider import RATE_LIMIT, DiditProvider
-from kycbridge_didit.simulator import NAMES, SANDBOX_API_KEY, DiditSimulator
 
 SID = NAMES["approved"]
 
@@ -54,7 +55,9 @@ def test_sliding_window_on_a_fake_clock() -> None:
     assert headers["Retry-After"] == "35"
     assert headers["X-RateLimit-Remaining"] == "0"
     assert int(headers["X-RateLimit-Reset"]) == 1_700_000_060
-    assert json.loads(body) == {"detail": "Request was throttled. Expected available in 35 seconds."}
+    assert json.loads(body) == {
+        "detail": "Request was throttled. Expected available in 35 seconds."
+    }
     clock.now += 34.9
     assert ask(sim)[0] == 429  # refused requests do not count, the window still holds 100
     clock.now += 0.2  # the first request left: one slot
@@ -123,6 +126,6 @@ def test_bridge_limiter_spaces_calls_at_the_documented_rate() -> None:
         for _ in range(5):
             bridge.status("didit", session_id=SID)
     slots = list(limiter.granted)[-5:]
-    gaps = [b - a for a, b in zip(slots, slots[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
     assert all(abs(g - 1.02 * 60 / 100) < 1e-9 for g in gaps)
     assert sim.answered[429] == 0
