@@ -1,0 +1,67 @@
+"""kycbridge-didit: the status of a Didit verification session as a kycbridge provider.
+
+Installed, it registers through the ``kycbridge`` entry-point group:
+
+* the provider ``didit`` (:class:`~kycbridge_didit.provider.DiditProvider`);
+* the sandbox simulator ``didit`` (:class:`~kycbridge_didit.simulator.DiditSimulator`).
+
+Where things are: query and settings in :mod:`.query`, the status words in :mod:`.mapping`,
+the error table in :mod:`.errors`, typed details in :mod:`.details`. Importing this package
+imports none of them; the hooks do, when called.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import kycbridge
+
+if TYPE_CHECKING:
+    from .provider import DiditProvider
+    from .query import DiditQuery, DiditSettings
+    from .simulator import DiditSimulator
+
+__all__ = [
+    "DiditProvider",
+    "DiditQuery",
+    "DiditSettings",
+    "DiditSimulator",
+    "__version__",
+    "register_providers",
+    "register_simulators",
+]
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "DiditProvider": "provider",
+    "DiditQuery": "query",
+    "DiditSettings": "query",
+    "DiditSimulator": "simulator",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public classes on first access, keeping ``import kycbridge_didit`` light."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+@kycbridge.hookimpl
+def register_providers(register: Callable[[Any], None]) -> None:
+    """Register the ``didit`` provider."""
+    from .provider import DiditProvider
+
+    register(DiditProvider())
+
+
+@kycbridge.hookimpl
+def register_simulators(register: Callable[[Any], None]) -> None:
+    """Register the ``didit`` sandbox simulator."""
+    from .simulator import DiditSimulator
+
+    register(DiditSimulator())
