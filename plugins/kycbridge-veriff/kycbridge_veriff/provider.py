@@ -94,11 +94,10 @@ class VeriffProvider(HTTPStatusProvider):
             raise InvalidQuery(
                 f"Veriff needs the setting(s) {', '.join(missing)}", provider=self.name
             )
-        # TODO(request-model): path=DECISION_PATH, path_params={"session_id": ...},
-        # personal_params={"session_id"} once the core's request model lands.
-        path = DECISION_PATH.format(session_id=quote(query.session_id, safe=""))
         return Request(
-            url=f"{settings.base_url}{path}",
+            url=settings.base_url,
+            path=DECISION_PATH,
+            path_params={"session_id": query.session_id},
             headers={
                 AUTH_HEADER: settings.api_key,
                 SIGNATURE_HEADER: signature(settings.shared_secret, query.session_id),

@@ -25,6 +25,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 import attrs
 
@@ -311,7 +312,7 @@ class VeriffSimulator:
             return fail(404, None, "Not found")
         if request.method != "GET":
             return fail(405, None, "Method not allowed", headers={"Allow": "GET"})
-        sid = route.group(1)  # the segment as sent: what the client signed
+        sid = unquote(route.group(1))  # the session id the client signed
         key = request.headers.get("x-auth-client")
         if not key:
             return fail(401, 1801, "Mandatory X-AUTH-CLIENT header containing the API key is "
