@@ -13,8 +13,8 @@ word does. A missing, ``null`` or unknown word is ``unknown``, whatever the code
 undocumented word next to a documented code is not guessed at. The code is kept on the
 report (``raw_status`` ``"approved/9001"``, and ``details.code``).
 
-``verification: null`` (no decision yet) is not a word: the provider reports it as
-:data:`NO_DECISION_STATE` (see the README for why ``in_progress``).
+``verification: null`` (no decision yet) is not a word: it is :data:`NO_DECISION_STATE`
+(see the README for why ``in_progress``), with ``raw_status`` ``"null"``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ __all__ = [
     "DECISION_MAP",
     "DOCUMENTED_CODES",
     "NO_DECISION_STATE",
+    "NO_DECISION_WORD",
     "STATUS_MAP",
     "code_text",
     "normalize",
@@ -99,19 +100,38 @@ def code_text(code: object) -> str | None:
     return None
 
 
+NO_DECISION_WORD = "null"
+"""The ``raw_status`` of ``{"verification": null}``: what Veriff sent, as text."""
+
+
 def _cells(raw: object) -> tuple[object, object]:
-    if not isinstance(raw, Mapping):
-        return None, None
-    return raw.get("status"), code_text(raw.get("code"))
+    if isinstance(raw, Mapping):
+        return raw.get("status"), code_text(raw.get("code"))
+    if isinstance(raw, str):  # a raw_status: "status/code", "status" or "code"
+        word, slash, code = raw.partition("/")
+        if slash:
+            return word, code_text(code)
+        if code_text(word) is not None:
+            return None, code_text(word)
+        return word, None
+    return None, None
+
+
+def _no_decision(raw: object) -> bool:
+    return raw is None or (isinstance(raw, str) and raw.strip().casefold() == NO_DECISION_WORD)
 
 
 def normalize(raw: object) -> KYCState:
-    """The state of one ``verification`` object (``status`` and ``code``). Never raises.
+    """The state of one ``verification`` value. Total and pure: never raises.
 
-    Anything that is not a mapping (``null`` included) is ``unknown``: the provider handles
-    ``verification: null`` itself (:data:`NO_DECISION_STATE`).
+    ``raw`` is the ``verification`` object (``status`` and ``code`` decide), ``None``
+    (``verification: null``: :data:`NO_DECISION_STATE`), or a report's ``raw_status``
+    (``"expired/9104"``, ``"approved"``, ``"null"``), which normalizes to the report's state.
+    Anything else is ``unknown``.
     """
     try:
+        if _no_decision(raw):
+            return NO_DECISION_STATE
         return DECISION_MAP.lookup(*_cells(raw))
     except Exception:  # a Mapping whose get() misbehaves: still total
         return _S.UNKNOWN
@@ -121,8 +141,13 @@ def raw_status_of(raw: object) -> str | None:
     """The provider's own words for a report: ``"status/code"`` (``"expired/9104"``).
 
     The composite form of :data:`DECISION_MAP` (absent parts left out: ``"approved"``
-    without a code, ``"9104"`` without a word); ``None`` when neither is there.
+    without a code, ``"9104"`` without a word); ``"null"`` for ``verification: null``;
+    ``None`` when a verification has neither.
     """
+    if raw is None:
+        return NO_DECISION_WORD
+    if not isinstance(raw, Mapping):
+        return None
     try:
         return DECISION_MAP.raw_status(_cells(raw))
     except Exception:

@@ -30,7 +30,14 @@ from kycbridge.transport import Response, Transport
 
 from .details import VeriffDetails, parse_details
 from .errors import ERROR_TABLE
-from .mapping import DECISION_MAP, NO_DECISION_STATE, STATUS_MAP, normalize, raw_status_of
+from .mapping import (
+    DECISION_MAP,
+    NO_DECISION_STATE,
+    NO_DECISION_WORD,
+    STATUS_MAP,
+    normalize,
+    raw_status_of,
+)
 from .query import API_KEY_ENV, SHARED_SECRET_ENV, VeriffQuery, VeriffSettings
 from .signing import AUTH_HEADER, SIGNATURE_HEADER, signature
 
@@ -134,9 +141,9 @@ class VeriffProvider(HTTPStatusProvider):
         """Read a 2xx answer: ``{"status": "success", "verification": {...} | null}``.
 
         ``verification: null`` is no decision yet: :data:`.mapping.NO_DECISION_STATE`, with
-        no ``raw_status``. Otherwise the state comes from ``status`` (see :mod:`.mapping`) and
-        ``raw_status`` is ``"status/code"``. Raises :class:`kycbridge.MalformedResponse` for
-        any other shape.
+        ``raw_status`` ``"null"``. Otherwise the state comes from ``status`` (see
+        :mod:`.mapping`) and ``raw_status`` is ``"status/code"``. Raises
+        :class:`kycbridge.MalformedResponse` for any other shape.
         """
         if not is_json_type(response.content_type):
             shown = response.content_type or "no content type"
@@ -150,7 +157,9 @@ class VeriffProvider(HTTPStatusProvider):
             raise self._malformed(response, "answer has no verification field")
         verification = payload["verification"]
         if verification is None:
-            return Parsed(state=NO_DECISION_STATE, raw_status=None, details=parse_details(None))
+            return Parsed(
+                state=NO_DECISION_STATE, raw_status=NO_DECISION_WORD, details=parse_details(None)
+            )
         if not isinstance(verification, dict):
             raise self._malformed(response, "verification is neither an object nor null")
         try:

@@ -234,7 +234,7 @@ def test_no_decision_yet_is_a_report(answer: Any) -> None:
     report = answer(SimResponse.json(200, {"status": "success", "verification": None}))
     assert report.state is KYCState.IN_PROGRESS
     assert not report.final
-    assert report.raw_status is None
+    assert report.raw_status == "null"
     assert report.details == VeriffDetails(decided=False)
 
 

@@ -42,6 +42,15 @@ def test_every_documented_word_and_code() -> None:
     assert DOCUMENTED_CODES["expired"] == DOCUMENTED_CODES["abandoned"] == (9104,)
 
 
+def test_raw_status_normalizes_to_the_reports_state() -> None:
+    assert normalize(None) is S.IN_PROGRESS and raw_status_of(None) == "null"
+    assert normalize("null") is normalize(" NULL ") is S.IN_PROGRESS
+    for word, codes in DOCUMENTED_CODES.items():
+        raw = {"status": word, "code": codes[0]}
+        assert normalize(raw_status_of(raw)) is normalize(raw) is EXPECTED[word]
+    assert normalize("9104") is S.UNKNOWN and normalize("on_hold/9001") is S.UNKNOWN
+
+
 def test_code_alone_decides_nothing() -> None:
     for code in (9001, 9102, 9103, 9104, 9121, 7001, 7002):
         assert normalize({"code": code}) is S.UNKNOWN
