@@ -1,0 +1,68 @@
+"""kycbridge-veriff: Veriff's verification decision (by session id) as a kycbridge provider.
+
+Installed, it registers through the ``kycbridge`` entry-point group:
+
+* the provider ``veriff`` (:class:`~kycbridge_veriff.provider.VeriffProvider`);
+* the sandbox simulator ``veriff`` (:class:`~kycbridge_veriff.simulator.VeriffSimulator`).
+
+Where things are: query and settings in :mod:`.query`, the request signature in
+:mod:`.signing`, the status words and codes in :mod:`.mapping`, the error table in
+:mod:`.errors`, typed details in :mod:`.details`. Importing this package imports none of
+them; the hooks do, when called.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import kycbridge
+
+if TYPE_CHECKING:
+    from .provider import VeriffProvider
+    from .query import VeriffQuery, VeriffSettings
+    from .simulator import VeriffSimulator
+
+__all__ = [
+    "VeriffProvider",
+    "VeriffQuery",
+    "VeriffSettings",
+    "VeriffSimulator",
+    "__version__",
+    "register_providers",
+    "register_simulators",
+]
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "VeriffProvider": "provider",
+    "VeriffQuery": "query",
+    "VeriffSettings": "query",
+    "VeriffSimulator": "simulator",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public classes on first access, keeping ``import kycbridge_veriff`` light."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+@kycbridge.hookimpl
+def register_providers(register: Callable[[Any], None]) -> None:
+    """Register the ``veriff`` provider."""
+    from .provider import VeriffProvider
+
+    register(VeriffProvider())
+
+
+@kycbridge.hookimpl
+def register_simulators(register: Callable[[Any], None]) -> None:
+    """Register the ``veriff`` sandbox simulator."""
+    from .simulator import VeriffSimulator
+
+    register(VeriffSimulator())
