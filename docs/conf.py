@@ -15,6 +15,7 @@ extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
     "sphinx.ext.viewcode",
+    "sphinx_copybutton",
     "kbdocs",
 ]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
@@ -23,7 +24,17 @@ exclude_patterns = ["_build", "README.md"]
 myst_heading_anchors = 3
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
-html_theme = "alabaster"
+html_theme = "furo"  # light and dark, following the reader's system setting
+html_title = f"kycbridge {release}"
+pygments_style = "friendly"
+pygments_dark_style = "monokai"
+# Copy buttons on every code block; prompts ("$ ", ">>> ", "... ") and the output after a
+# prompted line are left out of what is copied.
+copybutton_prompt_text = r"\$ |>>> |\.\.\. "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = True
+copybutton_remove_prompts = True
+copybutton_exclude = ".linenos, .gp, .go"
 suppress_warnings = ["myst.xref_missing"]
 # Quotes and ellipses only: never turn "--json" into an en dash in headings and menus.
 smartquotes_action = "qe"

@@ -7,6 +7,7 @@ plugin: discovery happens on first use.
 
 from ._version import __version__
 from .bridge import Bridge
+from .compat import PLUGIN_API_VERSION
 from .errors import (
     AuthenticationError,
     InvalidQuery,
@@ -33,6 +34,7 @@ from .transport import Request, Response, Transport
 __all__ = [
     "ANY",
     "FINAL_STATES",
+    "PLUGIN_API_VERSION",
     "TRANSITIONS",
     "AuthenticationError",
     "Bridge",

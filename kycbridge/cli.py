@@ -289,6 +289,15 @@ def cmd_providers(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: I
                     }
                     for b in registry.broken
                 ],
+                "warnings": [
+                    {
+                        "name": w.name,
+                        "distribution": w.distribution,
+                        "version": w.version,
+                        "message": w.message,
+                    }
+                    for w in registry.warnings
+                ],
                 "conflicts": conflicts,
             },
             out,
@@ -306,6 +315,8 @@ def cmd_providers(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: I
         _say(f"{name:<16} CONFLICT: registered by {', '.join(map(str, dists))}", out)
     for broken in registry.broken:
         _say(f"BROKEN {broken.describe()}", out, limit=ERROR_LINE_LIMIT)
+    for warning in registry.warnings:
+        _say(f"WARNING {warning.describe()}", out, limit=ERROR_LINE_LIMIT)
     return EXIT_OK
 
 

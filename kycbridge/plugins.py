@@ -20,19 +20,21 @@ import logging
 import os
 import re
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 import pluggy
 
-from . import hookspecs
+from . import compat, hookspecs
 from .errors import PluginBroken, ProviderConflict, ProviderNotInstalled
 from .provider import NAME_PATTERN, PROVIDER_MEMBERS, KYCStatusProvider
 
 __all__ = [
     "BrokenPlugin",
     "PluginRegistry",
+    "PluginWarning",
     "ProviderInfo",
     "make_plugin_manager",
 ]
@@ -75,6 +77,21 @@ class BrokenPlugin:
         if dist and not dist.endswith(")"):
             dist += ")"
         return f"{self.name}{dist}: {self.error}"
+
+
+@attrs.frozen
+class PluginWarning:
+    """A plugin that loaded but uses something deprecated (see ``docs/compatibility.md``)."""
+
+    name: str
+    """The entry point's (or plugin's) name."""
+    distribution: str | None
+    version: str | None
+    message: str
+
+    def describe(self) -> str:
+        """One line for humans."""
+        return f"{self.name}: {self.message}"
 
 
 @attrs.frozen
@@ -131,6 +148,8 @@ class PluginRegistry:
         """id(plugin) -> (entry point or plugin name, distribution, version)."""
         self.broken: list[BrokenPlugin] = []
         """Plugins that failed, in load order."""
+        self.warnings: list[PluginWarning] = []
+        """Plugins loaded with a deprecation warning, in load order."""
         self._providers: dict[str, ProviderInfo] = {}
         self._conflicts: dict[str, list[str | None]] = {}
         self._simulators: dict[str, SimulatorInfo] = {}
@@ -145,7 +164,8 @@ class PluginRegistry:
             if self._loaded:
                 return
             for plugin in self._explicit:
-                self._register_plugin(plugin, getattr(plugin, "__name__", None), None, None)
+                name = getattr(plugin, "__name__", None)
+                self._register_plugin(plugin, name, None, None, explicit=True)
             if self._use_entry_points:
                 self._load_entry_points()
             self._collect("register_providers", self._add_provider)
@@ -192,15 +212,40 @@ class PluginRegistry:
         version: str | None,
         *,
         pm_name: str | None = None,
+        explicit: bool = False,
     ) -> None:
         try:
             if self.pm.is_registered(plugin):
                 return
+            self._check_api(plugin, name, dist, version, explicit)
             self.pm.register(plugin, name=pm_name or name)
         except Exception as exc:
             self._broken(name or repr(plugin), dist, version, exc)
             return
         self._origin[id(plugin)] = (name, dist, version)
+
+    def _check_api(
+        self,
+        plugin: object,
+        name: str | None,
+        dist: str | None,
+        version: str | None,
+        explicit: bool,
+    ) -> None:
+        """Refuse (raise) or warn about a plugin by its declared plugin API, before any hook.
+
+        Objects passed to the registry by the app itself may declare nothing, silently.
+        """
+        declared = getattr(plugin, compat.PLUGIN_API_ATTRIBUTE, None)
+        if declared is None and explicit:
+            return
+        label = name or repr(plugin)
+        who = f"plugin {dist} {version or ''}".rstrip() if dist else f"plugin {label}"
+        notice = compat.check_plugin_api(declared, who, dist or label)
+        if notice is not None:
+            log.warning("kycbridge %s", notice)
+            warnings.warn(notice, DeprecationWarning, stacklevel=2)
+            self.warnings.append(PluginWarning(label, dist, version, notice))
 
     def _broken(self, name: str, dist: str | None, version: str | None, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"

@@ -35,6 +35,9 @@ __all__ = [
 
 __version__ = "0.1.0"
 
+KYCBRIDGE_PLUGIN_API = "1.0"
+"""The kycbridge plugin API this plugin is written for (read before any hook is called)."""
+
 _LAZY = {
     "StarkFiProvider": "provider",
     "StarkFiQuery": "query",

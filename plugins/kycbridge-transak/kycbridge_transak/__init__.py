@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+KYCBRIDGE_PLUGIN_API = "1.0"
+"""The kycbridge plugin API this plugin is written for (read before any hook is called)."""
+
 __all__ = [
     "SANDBOX_ACCESS_TOKEN",
     "SANDBOX_PARTNER_TOKEN",
