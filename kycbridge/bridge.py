@@ -20,7 +20,7 @@ from .errors import RateLimited
 from .plugins import PluginRegistry, ProviderInfo
 from .provider import KYCStatusProvider, build_query, load_settings
 from .ratelimit import RateLimiter
-from .report import StatusReport
+from .report import StatusReport, report_from_dict
 from .states import KYCState, is_expected
 from .transport import Transport
 
@@ -102,6 +102,10 @@ class Bridge:
         """Build and validate a query for provider ``name`` (raises ``InvalidQuery``)."""
         return build_query(self.provider(name), fields, self.env)
 
+    def report_from_dict(self, data: dict[str, Any]) -> StatusReport:
+        """Rebuild a report from its JSON form, its details typed by this bridge's provider."""
+        return report_from_dict(data, details_types=self.registry.details_types())
+
     def rate_limiter(self, name: str) -> RateLimiter | None:
         """The limiter every call to provider ``name`` goes through (``None``: no limit)."""
         return self._route(name).limiter
@@ -112,7 +116,7 @@ class Bridge:
         if route is not None:
             return route
         provider = self.provider(name)  # raises for a name that is not usable
-        rate = getattr(provider, "rate_limit", None)
+        rate = provider.rate_limit
         with self._lock:
             route = self._routes.get(name)
             if route is None:  # another thread may have made it meanwhile: keep that one

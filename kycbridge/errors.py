@@ -8,7 +8,10 @@ through :func:`kycbridge.redact.scrub` before they are stored.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from .redact import scrub as _scrub
 
 if TYPE_CHECKING:
     from .report import StatusReport
@@ -30,8 +33,21 @@ __all__ = [
 ]
 
 
+def _restore(cls: type[KYCBridgeError], state: dict[str, Any]) -> KYCBridgeError:
+    """Rebuild a pickled error from its fields, without calling a subclass's ``__init__``."""
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    error.args = (state.get("_message", ""),)
+    return error
+
+
 class KYCBridgeError(Exception):
-    """Base class of every error kycbridge raises on purpose."""
+    """Base class of every error kycbridge raises on purpose.
+
+    ``message`` is also the exception's only argument (``exc.args == (exc.message,)``): setting
+    one sets the other, so what :meth:`scrub` removed from the message is gone from ``args``,
+    from tracebacks and from pickles too. Errors pickle with all their fields.
+    """
 
     exit_code: ClassVar[int] = 1
     """The ``kycbridge`` CLI's exit code for this error."""
@@ -50,13 +66,47 @@ class KYCBridgeError(Exception):
         request_id: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.message = message
+        self._message = message
         self.provider = provider
         self.http_status = http_status
         self.provider_code = provider_code
         self.provider_message = provider_message
         self.retry_after = retry_after
         self.request_id = request_id
+
+    @property
+    def message(self) -> str:
+        """What went wrong, in words (without the provider prefix or HTTP status)."""
+        return self._message
+
+    @message.setter
+    def message(self, value: str) -> None:
+        self._message = value
+        self.args = (value,)
+
+    def scrub(self, secrets: Iterable[str | None]) -> None:
+        """Replace every secret in ``secrets`` wherever this error keeps text, in place.
+
+        Rewrites ``message`` (and with it ``args``), ``provider_message``, ``provider_code``
+        and any notes added with ``add_note``. Secrets shorter than 3 characters are left
+        alone (see :func:`kycbridge.redact.scrub`).
+        """
+        secrets = [s for s in secrets if s]
+        if not secrets:
+            return
+        self.message = _scrub(self._message, secrets)
+        if self.provider_message:
+            self.provider_message = _scrub(self.provider_message, secrets)
+        if self.provider_code:
+            self.provider_code = _scrub(self.provider_code, secrets)
+        notes = getattr(self, "__notes__", None)
+        if isinstance(notes, list):
+            notes[:] = [_scrub(n, secrets) if isinstance(n, str) else n for n in notes]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The fields, not the constructor's arguments: subclasses may take others, and the
+        # (possibly scrubbed) message is the one kept.
+        return (_restore, (type(self), dict(self.__dict__)))
 
     def __str__(self) -> str:
         prefix = f"{self.provider}: " if self.provider else ""
@@ -180,6 +230,13 @@ class WatchTimeout(KYCBridgeError):
         self.report = report
         self.last_error = last_error
         self.polls = polls
+
+    def scrub(self, secrets: Iterable[str | None]) -> None:
+        """Scrub this error and the last transient error it carries."""
+        secrets = list(secrets)
+        super().scrub(secrets)
+        if self.last_error is not None:
+            self.last_error.scrub(secrets)
 
     def to_dict(self) -> dict[str, Any]:
         """The base JSON form plus the last state, raw status, error kind and poll count."""

@@ -13,12 +13,14 @@ one is missing there.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
+    from .provider import KYCStatusProvider
     from .report import StatusReport
+    from .sandbox import Simulator
     from .states import KYCState
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
@@ -33,7 +35,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def register_providers(register: Callable[[Any], None]) -> None:
+def register_providers(register: Callable[[KYCStatusProvider], None]) -> None:
     """Register KYC status providers: call ``register(provider)`` once for each.
 
     ``provider`` satisfies :class:`kycbridge.KYCStatusProvider` (usually a subclass of
@@ -43,7 +45,7 @@ def register_providers(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
-def register_simulators(register: Callable[[Any], None]) -> None:
+def register_simulators(register: Callable[[Simulator], None]) -> None:
     """Register sandbox simulators: call ``register(simulator)`` once for each.
 
     ``simulator`` satisfies :class:`kycbridge.sandbox.Simulator`; its ``name`` is the name of

@@ -28,8 +28,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginBroken, ProviderConflict, ProviderNotInstalled
-from .provider import NAME_PATTERN, KYCStatusProvider
-from .report import DETAILS_TYPES
+from .provider import NAME_PATTERN, PROVIDER_MEMBERS, KYCStatusProvider
 
 __all__ = [
     "BrokenPlugin",
@@ -98,11 +97,7 @@ class SimulatorInfo:
 
 
 def _check_provider(provider: Any) -> None:
-    missing = [
-        attr
-        for attr in ("name", "query_type", "settings_type", "fetch", "normalize", "subject")
-        if not hasattr(provider, attr)
-    ]
+    missing = [attr for attr in PROVIDER_MEMBERS if not hasattr(provider, attr)]
     if missing:
         raise TypeError(f"{provider!r} is not a KYCStatusProvider: it lacks {missing}")
     if not isinstance(provider.name, str) or not NAME_PATTERN.fullmatch(provider.name):
@@ -132,7 +127,8 @@ class PluginRegistry:
         self._use_entry_points = entry_points
         self._lock = threading.Lock()
         self._loaded = False
-        self._origin: dict[int, tuple[str | None, str | None]] = {}
+        self._origin: dict[int, tuple[str | None, str | None, str | None]] = {}
+        """id(plugin) -> (entry point or plugin name, distribution, version)."""
         self.broken: list[BrokenPlugin] = []
         """Plugins that failed, in load order."""
         self._providers: dict[str, ProviderInfo] = {}
@@ -171,9 +167,13 @@ class PluginRegistry:
             meta = dist_obj.metadata if dist_obj is not None else None
             dist = meta["Name"] if meta is not None else None
             version = meta["Version"] if meta is not None else None
-            if (ep.name, ep.value) in seen:  # the same distribution seen twice on sys.path
+            # Entry-point names are per distribution: two distributions may both use
+            # "alpha". Registered as "dist:alpha", neither hides the other; should both
+            # register the same provider, that is reported as a conflict naming both.
+            key = (_canonical_dist(dist or ep.value), ep.name)
+            if key in seen:  # the same distribution seen twice on sys.path: the first wins
                 continue
-            seen.add((ep.name, ep.value))
+            seen.add(key)
             if not self._allowed(dist):
                 log.debug("plugin %s (%s) not loaded: excluded by env", ep.name, dist)
                 continue
@@ -182,19 +182,25 @@ class PluginRegistry:
             except Exception as exc:
                 self._broken(ep.name, dist, version, exc)
                 continue
-            self._register_plugin(plugin, ep.name, dist, version)
+            self._register_plugin(plugin, ep.name, dist, version, pm_name=f"{key[0]}:{ep.name}")
 
     def _register_plugin(
-        self, plugin: object, name: str | None, dist: str | None, version: str | None
+        self,
+        plugin: object,
+        name: str | None,
+        dist: str | None,
+        version: str | None,
+        *,
+        pm_name: str | None = None,
     ) -> None:
         try:
             if self.pm.is_registered(plugin):
                 return
-            self.pm.register(plugin, name=name)
+            self.pm.register(plugin, name=pm_name or name)
         except Exception as exc:
             self._broken(name or repr(plugin), dist, version, exc)
             return
-        self._origin[id(plugin)] = (dist, version)
+        self._origin[id(plugin)] = (name, dist, version)
 
     def _broken(self, name: str, dist: str | None, version: str | None, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"
@@ -204,7 +210,7 @@ class PluginRegistry:
     def _collect(self, hook_name: str, add: Callable[[Any, str | None, str | None], None]) -> None:
         caller = getattr(self.pm.hook, hook_name)
         for impl in caller.get_hookimpls():
-            dist, version = self._origin.get(id(impl.plugin), (None, None))
+            name, dist, version = self._origin.get(id(impl.plugin), (None, None, None))
             registered: list[Any] = []
             try:
                 impl.function(register=registered.append)
@@ -212,24 +218,21 @@ class PluginRegistry:
                     if hook_name == "register_providers":
                         _check_provider(item)
             except Exception as exc:
-                self._broken(impl.plugin_name, dist, version, exc)
+                self._broken(name or impl.plugin_name, dist, version, exc)
                 continue
             for item in registered:
                 add(item, dist, version)
 
     def _add_provider(self, provider: Any, dist: str | None, version: str | None) -> None:
         name = provider.name
-        if name in self._conflicts:
-            self._conflicts[name].append(dist)
+        if name in self._conflicts:  # kept sorted: the same report whatever the install order
+            self._conflicts[name] = sorted([*self._conflicts[name], dist], key=str)
             return
         if name in self._providers:
             first = self._providers.pop(name)
-            self._conflicts[name] = [first.distribution, dist]
+            self._conflicts[name] = sorted([first.distribution, dist], key=str)
             return
         self._providers[name] = ProviderInfo(name, provider, dist, version)
-        details = getattr(provider, "details_type", None)
-        if details is not None:
-            DETAILS_TYPES.setdefault(name, details)
 
     def _add_simulator(self, simulator: Any, dist: str | None, version: str | None) -> None:
         self._simulators.setdefault(simulator.name, SimulatorInfo(simulator.name, simulator, dist))
@@ -240,8 +243,17 @@ class PluginRegistry:
         self.load()
         return [self._providers[name] for name in sorted(self._providers)]
 
+    def details_types(self) -> dict[str, type[Any]]:
+        """Each usable provider's ``details_type``, by name (for ``report_from_dict``)."""
+        self.load()
+        return {name: info.provider.details_type for name, info in self._providers.items()}
+
     def conflicts(self) -> dict[str, list[str | None]]:
-        """Provider names registered by more than one distribution (withheld from use)."""
+        """Provider names registered by more than one distribution (withheld from use).
+
+        Each maps to the distributions registering it, sorted by name. Two distributions
+        may use the same entry-point name: only the provider names they register count.
+        """
         self.load()
         return dict(self._conflicts)
 

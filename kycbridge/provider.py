@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
@@ -20,12 +20,13 @@ import attrs
 from .errors import InvalidQuery, KYCBridgeError, MalformedResponse
 from .errortable import ErrorTable
 from .mapping import StatusMap
-from .redact import REDACTED, scrub
+from .redact import MIN_SECRET_LENGTH, REDACTED, mask, scrub, scrub_bytes, secret_forms
 from .report import StatusReport, converter, utcnow
 from .states import KYCState
 from .transport import Request, Response, Transport
 
 __all__ = [
+    "PROVIDER_MEMBERS",
     "HTTPStatusProvider",
     "KYCStatusProvider",
     "Parsed",
@@ -33,6 +34,7 @@ __all__ = [
     "env_name",
     "is_secret",
     "load_settings",
+    "scrub_response",
     "secret",
 ]
 
@@ -68,6 +70,14 @@ class KYCStatusProvider(Protocol):
     def rate_limit(self) -> float | None:
         """Most requests per second the provider allows per key, or ``None``."""
 
+    @property
+    def watch_interval(self) -> float | None:
+        """Seconds a watch waits before its second poll (``None``: the watch default)."""
+
+    @property
+    def watch_max_interval(self) -> float | None:
+        """Longest wait between a watch's polls, in seconds (``None``: the watch default)."""
+
     def subject(self, query: Any) -> str | None:
         """Whom ``query`` is about (email, wallet, id): shown masked in reprs and logs."""
 
@@ -76,6 +86,21 @@ class KYCStatusProvider(Protocol):
 
     def fetch(self, query: Any, settings: Any, transport: Transport) -> StatusReport:
         """Ask the provider once; return the report or raise a :class:`KYCBridgeError`."""
+
+
+def _protocol_members(protocol: type[Any]) -> tuple[str, ...]:
+    """The public attributes, properties and methods ``protocol`` declares, in order."""
+    names = [n for n in getattr(protocol, "__annotations__", {}) if not n.startswith("_")]
+    for name, value in vars(protocol).items():
+        if name.startswith("_") or name in names:
+            continue
+        if isinstance(value, property) or callable(value):
+            names.append(name)
+    return tuple(names)
+
+
+PROVIDER_MEMBERS: tuple[str, ...] = _protocol_members(KYCStatusProvider)
+"""Every member :class:`KYCStatusProvider` declares: what plugin validation checks."""
 
 
 @attrs.frozen(slots=False)  # made on every call: a dict class is quicker to build frozen
@@ -103,6 +128,8 @@ class HTTPStatusProvider:
     rate_limit: ClassVar[float | None] = None
     error_table: ClassVar[ErrorTable | None] = None
     """The provider's error answers as data; the default :meth:`error_for` applies it."""
+    watch_interval: ClassVar[float | None] = None
+    watch_max_interval: ClassVar[float | None] = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -120,6 +147,18 @@ class HTTPStatusProvider:
         """The request asking for ``query``'s status."""
         raise NotImplementedError
 
+    def sign(self, request: Request, settings: Any, now: float) -> Request:
+        """The request as sent at ``now`` (seconds since the epoch): add signature headers.
+
+        For providers that sign each request, typically an HMAC over
+        ``str(int(now)) + request.method + request.path_with_query + (request.body or b"")``
+        with a secret from ``settings``. The transport calls it before *every* attempt
+        (retries included), so a timestamp in the signature stays fresh: keep it pure and
+        quick, and return ``request.with_headers({...}, secret=True)``. The default signs
+        nothing.
+        """
+        return request
+
     def parse(self, payload: Any, response: Response) -> Parsed:
         """Read a 2xx JSON payload; raise :class:`MalformedResponse` when it is not the shape."""
         raise NotImplementedError
@@ -135,9 +174,18 @@ class HTTPStatusProvider:
         return self.error_table.error_for(response, provider=self.name)
 
     def fetch(self, query: Any, settings: Any, transport: Transport) -> StatusReport:
-        """Send :meth:`build_request`, then :meth:`parse` or :meth:`error_for` the answer."""
+        """Send :meth:`build_request`, then :meth:`parse` or :meth:`error_for` the answer.
+
+        The request's secrets (its secret headers, and the query's and settings' fields
+        declared with :func:`secret`, sent or not) are replaced by ``***`` in the answer
+        (:func:`scrub_response`) before ``parse`` or ``error_for`` see it, and in every error
+        raised here.
+        """
         request = self.build_request(query, settings)
         response = transport.send(request, provider=self.name)
+        # A provider may echo a secret: gone before any plugin code cuts or keeps the text.
+        secrets = _known_secrets(request, query, settings)
+        response = scrub_response(response, secrets)
         try:
             if not 200 <= response.status < 300:
                 raise self.error_for(response)
@@ -153,13 +201,7 @@ class HTTPStatusProvider:
                     http_status=response.status,
                 ) from None
         except KYCBridgeError as exc:
-            # Whatever a plugin put in an error, a secret never leaves it.
-            secrets = request.secrets()
-            exc.message = scrub(exc.message, secrets)
-            if exc.provider_message:
-                exc.provider_message = scrub(exc.provider_message, secrets)
-            if exc.provider_code:
-                exc.provider_code = scrub(exc.provider_code, secrets)
+            exc.scrub(secrets)  # whatever a plugin put in an error, a secret never leaves it
             exc.provider = exc.provider or self.name
             raise
         return StatusReport(
@@ -172,6 +214,54 @@ class HTTPStatusProvider:
             blocklisted=parsed.blocklisted,
             raw=payload,
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _secret_names(cls: type[Any]) -> tuple[str, ...]:
+    """The names of a class's fields declared with :func:`secret` (none if not attrs)."""
+    return tuple(f.name for f in attrs.fields(cls) if is_secret(f)) if attrs.has(cls) else ()
+
+
+def _known_secrets(request: Request, *objects: Any) -> list[str]:
+    """The request's secret header values, and the secret field values of ``objects``."""
+    secrets = request.secrets()
+    for obj in objects:
+        for name in _secret_names(type(obj)):  # type: ignore[arg-type]
+            value = getattr(obj, name, None)
+            if isinstance(value, str) and value and value not in secrets:
+                secrets.append(value)
+    return secrets
+
+
+def scrub_response(response: Response, secrets: Sequence[str]) -> Response:
+    """``response`` with each secret replaced by ``***`` in its body and header values.
+
+    JSON-escaped and URL-encoded spellings are replaced too (:func:`~kycbridge.redact.scrub`).
+    Returns ``response`` itself, uncopied, when no secret occurs in it. Changed headers come
+    back as a plain dict with lowercase names.
+    """
+    forms = [f for s in secrets if len(s) >= MIN_SECRET_LENGTH for f in secret_forms(s)]
+    body = response.body
+    for form in forms:
+        if form.encode("utf-8", "surrogatepass") in body:
+            body = scrub_bytes(body, secrets)
+            break
+    headers = response.headers
+    # urllib3's header dict: one (name, joined values) pair per name, the quickest walk.
+    merged = getattr(headers, "itermerged", None)
+    if _any_in(forms, merged() if merged is not None else headers.items()):
+        headers = {k.lower(): scrub(headers[k], secrets) for k in headers}
+    if body is response.body and headers is response.headers:
+        return response
+    return attrs.evolve(response, body=body, headers=headers)
+
+
+def _any_in(forms: list[str], pairs: Iterable[tuple[str, str]]) -> bool:
+    for _, value in pairs:
+        for form in forms:
+            if form in value:
+                return True
+    return False
 
 
 def _secret_repr(value: object) -> str:
@@ -200,8 +290,51 @@ def _secret_values(cls: type[Any], values: Mapping[str, Any]) -> list[str]:
     return [str(v) for k, v in values.items() if k in names and v]
 
 
-def _clean(exc: BaseException, cls: type[Any], values: Mapping[str, Any]) -> str:
-    return scrub(str(exc), _secret_values(cls, values))
+def _type_name(tp: Any) -> str:
+    """A type as a user reads it: ``str``, ``float``, ``str | None``."""
+    if isinstance(tp, tuple):
+        return " or ".join(_type_name(t) for t in tp)
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def _missing(provider: str, kind: str, flag: str, names: list[str], env_ok: set[str]) -> str:
+    """``missing query field 'x' (give -p x=... or set KYCBRIDGE_P_X)``, for each name."""
+    parts = []
+    for name in names:
+        hint = f"give {flag} {name}=..."
+        if name in env_ok:
+            hint += f" or set {env_name(provider, name)}"
+        parts.append(f"missing {kind} {name!r} ({hint})")
+    return "; ".join(parts)
+
+
+def _invalid(exc: Exception, kind: str, cls: type[Any], values: Mapping[str, Any]) -> str:
+    """What a validator's or converter's error says, naming the field when attrs tells it.
+
+    attrs' own validators pass the field (``exc.args[1]``) and show the value in their
+    message: the value is masked (or ``***`` for a secret) and a type check is reworded.
+    Any other message is kept, with the secrets given in ``values`` scrubbed. ``kind`` is
+    ``"query field"`` or ``"setting"``.
+    """
+    secrets = _secret_values(cls, values)
+    args = exc.args
+    if len(args) >= 2 and isinstance(args[1], attrs.Attribute):
+        field: attrs.Attribute[Any] = args[1]
+        value = values.get(field.name)
+        if isinstance(exc, TypeError) and len(args) >= 3:
+            expected = _type_name(args[2])
+            return f"{kind} {field.name!r} must be {expected}, not {type(value).__name__}"
+        text = str(args[0])
+        if value is not None:
+            text = text.replace(repr(value), REDACTED if is_secret(field) else repr(mask(value)))
+        text = scrub(text, secrets)
+        own = f"{field.name!r} "  # attrs' messages start with the field's name: said once
+        return f"{kind} {text}" if text.startswith(own) else f"{kind} {field.name!r}: {text}"
+    text = str(args[0]) if len(args) == 1 else str(exc)
+    what = "settings" if kind == "setting" else "query"
+    return f"invalid {what}: {scrub(text, secrets)}"
 
 
 def load_settings(
@@ -211,7 +344,8 @@ def load_settings(
 ) -> Any:
     """Build ``provider.settings_type``: defaults < env ``KYCBRIDGE_<P>_<SETTING>`` < overrides.
 
-    Raises :class:`InvalidQuery` naming the setting when a value is unknown or invalid.
+    Raises :class:`InvalidQuery` naming the setting (and how to give it: ``-s NAME=...`` or
+    the env variable) when a value is unknown, missing or invalid; never with a secret in it.
     """
     env = os.environ if env is None else env
     cls = provider.settings_type
@@ -234,25 +368,32 @@ def load_settings(
             continue
         try:
             values[name] = converter.structure(raw, field.type) if field.type else raw
-        except Exception as exc:
+        except Exception:
             shown = REDACTED if is_secret(field) else repr(raw)
             raise InvalidQuery(
-                f"setting {name!r} has an invalid value {shown}: {type(exc).__name__}",
+                f"setting {name!r} has an invalid value {shown} "
+                f"(expected {_type_name(field.type)})",
                 provider=provider.name,
             ) from None
+    missing = [n for n, f in fields.items() if f.default is attrs.NOTHING and n not in values]
+    if missing:
+        message = _missing(provider.name, "setting", "-s", missing, set(fields))
+        raise InvalidQuery(message, provider=provider.name)
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
-        raise InvalidQuery(
-            f"invalid settings: {_clean(exc, cls, values)}", provider=provider.name
-        ) from None
+        raise InvalidQuery(_invalid(exc, "setting", cls, values), provider=provider.name) from None
 
 
 @functools.lru_cache(maxsize=64)
-def _field_names(cls: type[Any]) -> tuple[frozenset[str], tuple[str, ...]]:
-    """A query class's field names, and those of its secret fields (cached per class)."""
+def _field_names(cls: type[Any]) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
+    """A query class's field names, its secret fields', its required (no default) fields'."""
     fields = attrs.fields(cls)
-    return frozenset(f.name for f in fields), tuple(f.name for f in fields if is_secret(f))
+    return (
+        frozenset(f.name for f in fields),
+        tuple(f.name for f in fields if is_secret(f)),
+        tuple(f.name for f in fields if f.default is attrs.NOTHING),
+    )
 
 
 def build_query(
@@ -264,11 +405,13 @@ def build_query(
 
     A secret query field left out of ``fields`` is taken from env
     ``KYCBRIDGE_<PROVIDER>_<FIELD>``. Raises :class:`InvalidQuery` (never with a secret in
-    it) before any network I/O.
+    it) before any network I/O: a missing field is named with how to give it
+    (``-p NAME=...``, or the env variable for a secret field), an invalid one by the
+    validator's message.
     """
     env = os.environ if env is None else env
     cls = provider.query_type
-    known, secrets = _field_names(cls)  # type: ignore[arg-type]
+    known, secrets, required = _field_names(cls)  # type: ignore[arg-type]
     if not fields.keys() <= known:
         unknown = set(fields) - known
         raise InvalidQuery(
@@ -281,9 +424,14 @@ def build_query(
             from_env = env.get(env_name(provider.name, name))
             if from_env:
                 values = {**values, name: from_env}
+    for name in required:
+        if values.get(name) is None:
+            missing = [n for n in required if values.get(n) is None]
+            message = _missing(provider.name, "query field", "-p", missing, set(secrets))
+            raise InvalidQuery(message, provider=provider.name)
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
         raise InvalidQuery(
-            f"invalid query: {_clean(exc, cls, values)}", provider=provider.name
+            _invalid(exc, "query field", cls, values), provider=provider.name
         ) from None

@@ -7,9 +7,12 @@ Personal data (an email, a wallet) is *masked*: enough is kept to tell subjects 
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Mapping
+from urllib.parse import quote, quote_plus
 
-__all__ = ["REDACTED", "mask", "redact_headers", "scrub"]
+__all__ = ["REDACTED", "mask", "redact_headers", "scrub", "scrub_bytes", "secret_forms"]
 
 REDACTED = "***"
 """What stands in for a secret."""
@@ -43,9 +46,58 @@ def redact_headers(headers: Mapping[str, str], secret_names: Iterable[str]) -> d
     return {k: (REDACTED if k.lower() in secret else v) for k, v in headers.items()}
 
 
+MIN_SECRET_LENGTH = 3
+"""Shorter secrets are not scrubbed (replacing one or two characters would garble text)."""
+
+# Characters that JSON or URL encoding would write differently.
+_ENCODED_DIFFERENTLY = re.compile(r"[^A-Za-z0-9_.~-]")
+
+
+def secret_forms(secret: str) -> tuple[str, ...]:
+    r"""The spellings of ``secret`` a provider may echo: as is, JSON-escaped, URL-encoded.
+
+    >>> secret_forms("sk_live_123")
+    ('sk_live_123',)
+    >>> secret_forms("a/b c")
+    ('a/b c', 'a\\/b c', 'a%2Fb%20c', 'a%2Fb+c')
+    """
+    if not _ENCODED_DIFFERENTLY.search(secret):
+        return (secret,)
+    escaped = json.dumps(secret)[1:-1]
+    forms = [
+        secret,
+        escaped,
+        escaped.replace("/", "\\/"),
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+    ]
+    return tuple(dict.fromkeys(forms))  # each once, in this order
+
+
 def scrub(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every occurrence of each (non-empty) secret in ``text``."""
+    """Replace every occurrence of each secret (in each of :func:`secret_forms`) in ``text``.
+
+    Secrets shorter than :data:`MIN_SECRET_LENGTH` (or made of ``*`` only) are left alone.
+    Returns ``text`` itself when no secret occurs in it.
+    """
     for secret in secrets:
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, REDACTED)
+        if secret and len(secret) >= MIN_SECRET_LENGTH and secret.strip("*"):
+            for form in secret_forms(secret):
+                # Again until gone: "***" can complete a new occurrence of a secret with "*"
+                # in it. Each pass removes a character that is not "*", so this ends.
+                while form in text:
+                    text = text.replace(form, REDACTED)
     return text
+
+
+def scrub_bytes(data: bytes, secrets: Iterable[str | None]) -> bytes:
+    """:func:`scrub` for a body: ``data`` itself (no copy) when no secret occurs in it."""
+    redacted = REDACTED.encode()
+    for secret in secrets:
+        if secret and len(secret) >= MIN_SECRET_LENGTH and secret.strip("*"):
+            for form in secret_forms(secret):
+                encoded = form.encode("utf-8", "surrogatepass")
+                while encoded in data:
+                    data = data.replace(encoded, redacted)
+    return data

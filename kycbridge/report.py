@@ -2,14 +2,15 @@
 
 :class:`StatusReport` is what every call returns. :data:`converter` (cattrs) turns it into a
 JSON-ready dict and back; :func:`report_to_dict` / :func:`report_from_dict` are the short way.
-Provider details are typed attrs objects; to structure them back, the provider's details type
-is looked up in :data:`DETAILS_TYPES` (filled as providers are registered) or passed in.
+Provider details are typed attrs objects; to structure them back, pass the provider's details
+type, or a mapping of them (:meth:`Bridge.report_from_dict <kycbridge.Bridge.report_from_dict>`
+passes its own providers'). :data:`DETAILS_TYPES` is a process-wide fallback an app may fill.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import attrs
@@ -95,7 +96,9 @@ class StatusReport:
 
 
 DETAILS_TYPES: MutableMapping[str, type[Any]] = {}
-"""Provider name -> details type, used to structure ``details`` back from JSON."""
+"""Provider name -> details type: the fallback :func:`report_from_dict` uses when given no
+details type. Empty unless the app fills it (plugins no longer write here: each bridge's
+providers are its own, see :meth:`kycbridge.Bridge.report_from_dict`)."""
 
 
 def _iso(value: dt.datetime) -> str:
@@ -145,19 +148,27 @@ def report_to_dict(report: StatusReport) -> dict[str, Any]:
 
 
 def report_from_dict(
-    data: dict[str, Any], *, details_type: type[Any] | None = None
+    data: dict[str, Any],
+    *,
+    details_type: type[Any] | None = None,
+    details_types: Mapping[str, type[Any]] | None = None,
 ) -> StatusReport:
     """Rebuild a report from its JSON form.
 
-    ``details`` is structured as ``details_type``, else as the type registered for the
-    provider in :data:`DETAILS_TYPES`, else kept as the plain value.
+    ``details`` is structured as ``details_type``, else as the report's provider's type in
+    ``details_types`` (a registry's, by provider name), else in :data:`DETAILS_TYPES`, else
+    kept as the plain value.
     """
     if not isinstance(data, dict):
         raise TypeError("a report's JSON form is an object")
     try:
         provider = str(data["provider"])
         state = KYCState(data["state"])
-        cls = details_type or DETAILS_TYPES.get(provider)
+        cls = details_type
+        if cls is None and details_types is not None:
+            cls = details_types.get(provider)
+        if cls is None:
+            cls = DETAILS_TYPES.get(provider)
         details = data.get("details")
         if cls is not None and details is not None:
             details = converter.structure(details, cls)

@@ -20,14 +20,14 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import attrs
 
 from .plugins import PluginRegistry
-from .transport import _PERSONAL_FILTER
 
 __all__ = [
+    "MAX_REQUEST_BODY",
     "Replay",
     "Sandbox",
     "Scenario",
@@ -37,19 +37,43 @@ __all__ = [
 ]
 
 log = logging.getLogger("kycbridge.sandbox")
-log.addFilter(_PERSONAL_FILTER)  # the access log masks emails and wallets too
+"""The access log: method, simulator and status only, never a path, query or body."""
+
+MAX_REQUEST_BODY = 1024 * 1024
+"""The largest request body the sandbox reads; a larger one is answered 413."""
 
 
 @attrs.frozen
 class SimRequest:
-    """A request as a simulator sees it: path below the simulator's prefix."""
+    """A request as a simulator sees it: path below the simulator's prefix, decoded query.
+
+    And the exact request as received (``raw_path``, ``raw_query``, ``body``), to check a
+    signature over it as the provider would. The repr shows only the method.
+    """
 
     method: str
-    path: str
-    """The path below the simulator's prefix, starting with ``/``."""
-    query: Mapping[str, list[str]]
+    path: str = attrs.field(repr=False)
+    """The path below the simulator's prefix, starting with ``/`` (percent-encoding kept)."""
+    query: Mapping[str, list[str]] = attrs.field(repr=False)
+    """The decoded query parameters."""
     headers: Mapping[str, str] = attrs.field(repr=False)
     """Request headers, lowercase names."""
+    raw_path: str = attrs.field(default="", repr=False)
+    """The whole path exactly as received, simulator prefix included (``/toy/v1/x%2Fy``):
+    what the client sent, hence what it signed."""
+    raw_query: str = attrs.field(default="", repr=False)
+    """The query string exactly as received, without the ``?`` (``""``: none)."""
+    body: bytes = attrs.field(default=b"", repr=False)
+    """The request body exactly as received (at most :data:`MAX_REQUEST_BODY` bytes)."""
+
+    @property
+    def target(self) -> str:
+        """``raw_path`` and ``?raw_query``: the request target as sent, for a signature."""
+        return f"{self.raw_path}?{self.raw_query}" if self.raw_query else self.raw_path
+
+    def segments(self) -> list[str]:
+        """The segments of :attr:`path`, percent-decoded (``/a/b%2Fc`` gives ``a``, ``b/c``)."""
+        return [unquote(part) for part in self.path.split("/")[1:]]
 
     def param(self, name: str) -> str | None:
         """The first value of query parameter ``name``, or ``None``."""
@@ -140,25 +164,60 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         self.server.sandbox._connection_opened()
 
+    _simulator_name = "-"
+
+    # The access log shows the method, the simulator and the status: never the path, query
+    # or body (subject ids, emails), nor http.server's own messages (they quote the request
+    # line).
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        log.debug("sandbox: %s /%s/... -> %s", self.command, self._simulator_name, code)
+
+    def log_error(self, format: str, *args: Any) -> None:
+        code = args[0] if args and isinstance(args[0], int) else "-"
+        log.debug("sandbox: refused a malformed request (%s)", code)
+
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("sandbox: " + format, *args)
+        pass  # everything is logged by the two methods above
+
+    def _read_body(self) -> bytes | None:
+        """The body (up to the cap), or ``None`` after answering an error for it."""
+        if self.headers.get("transfer-encoding"):
+            self.close_connection = True
+            self._send(SimResponse.json(411, {"error": "send a Content-Length"}))
+            return None
+        declared = (self.headers.get("content-length") or "0").strip()
+        if not declared.isdigit():
+            self.close_connection = True
+            self._send(SimResponse.json(400, {"error": "invalid Content-Length"}))
+            return None
+        length = int(declared)
+        if length > MAX_REQUEST_BODY:
+            self.close_connection = True  # the unread body stays behind: drop the connection
+            self._send(SimResponse.json(413, {"error": "request body too large"}))
+            return None
+        return self.rfile.read(length) if length else b""
 
     def _dispatch(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        if length:
-            self.rfile.read(length)
+        self._simulator_name = "-"
+        body = self._read_body()
+        if body is None:
+            return
         parts = urlsplit(self.path)
         _, _, rest = parts.path.partition("/")
         name, slash, below = rest.partition("/")
         simulator = self.server.sandbox.simulators.get(name)
         if simulator is None:
-            self._send(SimResponse.json(404, {"error": f"no simulator at /{name}"}))
+            self._send(SimResponse.json(404, {"error": "no simulator at this prefix"}))
             return
+        self._simulator_name = name
         request = SimRequest(
             method=self.command,
             path="/" + below if slash else "/",
             query=parse_qs(parts.query, keep_blank_values=True),
             headers={k.lower(): v for k, v in self.headers.items()},
+            raw_path=parts.path,
+            raw_query=parts.query,
+            body=body,
         )
         self.server.sandbox._count(name)
         try:
@@ -193,7 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.wfile.write(response.body)
 
-    do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = _dispatch
+    do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
 
 
 class Sandbox:

@@ -151,9 +151,9 @@ class Watcher:
         self.subject: str | None = provider_obj.subject(self.query)
         self.until: frozenset[KYCState] = parse_states(until)
         if interval is None:
-            interval = getattr(provider_obj, "watch_interval", None) or DEFAULT_INTERVAL
+            interval = provider_obj.watch_interval or DEFAULT_INTERVAL
         if max_interval is None:
-            max_interval = getattr(provider_obj, "watch_max_interval", None)
+            max_interval = provider_obj.watch_max_interval
             max_interval = max(max_interval or DEFAULT_MAX_INTERVAL, interval)
         self.interval = _positive("interval", interval)
         self.max_interval = _positive("max_interval", max_interval)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
 import subprocess
 import sys
 import textwrap
@@ -146,3 +148,67 @@ def test_cli_providers_reports_broken_and_keeps_working(site, capsys):
     assert {"name": "alpha", "distribution": "kb-alpha", "version": "1.2.3"} in data["providers"]
     assert {b["distribution"] for b in data["broken"]} >= {"kb-import-fails", "kb-hook-raises"}
     assert main(["status", "gamma", "-p", "subject=x"], bridge=Bridge(env={})) == 7
+
+
+def _dists_of_entry_point(name: str) -> list[str]:
+    eps = importlib.metadata.entry_points(group="kycbridge")
+    return [ep.dist.metadata["Name"] for ep in eps if ep.name == name and ep.dist is not None]
+
+
+@pytest.fixture(params=["fork first", "fork last"])
+def fork_site(request, site, tmp_path_factory, monkeypatch) -> Iterator[tuple[Path, bool]]:
+    """A second directory on sys.path, searched before (``True``) or after ``site``."""
+    other = tmp_path_factory.mktemp("other-site")
+    first = request.param == "fork first"
+    if first:
+        monkeypatch.syspath_prepend(str(other))
+    else:
+        monkeypatch.setattr(sys, "path", [*sys.path, str(other)])
+        importlib.invalidate_caches()
+    yield other, first
+
+
+def test_two_distributions_with_one_entry_point_name_conflict_in_any_order(fork_site, capsys):
+    # kb-alpha-fork uses kb-alpha's entry-point name *and* registers the same provider.
+    other, fork_first = fork_site
+    install(other, "kb-alpha-fork", "kb_alpha_fork", GOOD.format(provider="alpha"), "alpha")
+    in_metadata = ["kb-alpha-fork", "kb-alpha"] if fork_first else ["kb-alpha", "kb-alpha-fork"]
+    assert _dists_of_entry_point("alpha") == in_metadata  # both orders are played
+    registry = PluginRegistry(env={})
+    assert registry.conflicts() == {"alpha": ["kb-alpha", "kb-alpha-fork"]}
+    assert "alpha" not in names(registry) and "beta" in names(registry)
+    assert not [b for b in registry.broken if "already registered" in b.error]
+    assert {b.distribution for b in registry.broken} == {
+        "kb-import-fails",
+        "kb-hook-raises",
+        "kb-not-a-provider",
+    }
+    with pytest.raises(ProviderConflict) as info:
+        registry.get("alpha")
+    assert "kb-alpha, kb-alpha-fork" in str(info.value)
+    # Only the two conflicting distributions loaded: withheld, but not "no providers".
+    env = {"KYCBRIDGE_LOAD_PLUGINS": "kb-alpha,kb-alpha-fork"}
+    assert main(["providers"], bridge=Bridge(env=env)) == 0
+    out = capsys.readouterr().out
+    assert "No providers installed" not in out
+    assert "alpha            CONFLICT: registered by kb-alpha, kb-alpha-fork" in out
+
+
+def test_one_entry_point_name_for_two_providers_keeps_both(fork_site):
+    # The same entry-point name, different providers: nothing conflicts, nothing is broken.
+    install(fork_site[0], "kb-alpha-two", "kb_alpha_two", GOOD.format(provider="alpha2"), "alpha")
+    registry = PluginRegistry(env={})
+    assert {"alpha", "alpha2", "beta"} <= set(names(registry))
+    assert registry.conflicts() == {}
+    assert "kb-alpha-two" not in {b.distribution for b in registry.broken}
+    info = {p.name: p.distribution for p in registry.providers()}
+    assert (info["alpha"], info["alpha2"]) == ("kb-alpha", "kb-alpha-two")
+
+
+def test_a_broken_hook_is_reported_under_its_entry_point_name(site):
+    registry = PluginRegistry(env={})
+    registry.load()
+    broken = {b.distribution: b.name for b in registry.broken}
+    assert broken["kb-hook-raises"] == "delta"
+    with pytest.raises(PluginBroken, match="hook exploded"):
+        registry.get("delta")

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import attrs
 
 from kycbridge import secret
+from kycbridge.errors import InvalidQuery
 from kycbridge.redact import mask
+from kycbridge.transport import check_base_url
 
 __all__ = [
     "API_KEY_ENV",
@@ -168,13 +169,13 @@ def _clean_base_url(value: object) -> object:
 def _validate_base_url(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     if not isinstance(value, str):
         raise TypeError(f"base_url must be a string, not {type(value).__name__}")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"base_url {value!r} must be an absolute http(s) URL")
-    if parts.query or parts.fragment or "?" in value or "#" in value:
-        raise ValueError(f"base_url {value!r} must not have a query string or fragment")
-    if _CONTROL_OR_SPACE.search(value):
-        raise ValueError("base_url contains whitespace or control characters")
+    # The core's rule (the transport checks again when sending); messages never quote the URL.
+    try:
+        check_base_url(value)
+    except InvalidQuery as exc:
+        raise ValueError(f"base_url: {exc.message}") from None
+    if "?" in value:
+        raise ValueError("base_url must not have a query string")
 
 
 @attrs.frozen

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import attrs
 
 import kycbridge
+from kycbridge.errors import InvalidQuery
 from kycbridge.redact import mask
+from kycbridge.transport import check_base_url
 
 __all__ = [
     "ENVIRONMENTS",
@@ -135,26 +136,13 @@ def _environment(_: object, attribute: attrs.Attribute[Any], value: object) -> N
 
 def _base_url(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     text = _require_str(attribute, value)
+    # The core's rule (the transport checks again when sending); messages never quote the URL.
     try:
-        parts = urlsplit(text)
-        ok = (
-            parts.scheme in ("http", "https")
-            and bool(parts.hostname)
-            and parts.username is None
-            and parts.password is None
-            and not parts.query
-            and not parts.fragment
-            and text.isprintable()
-            and not any(c.isspace() for c in text)
-        )
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ValueError(
-            f"{attribute.name} must be an http(s) URL with a host and optionally a path, "
-            "without credentials, query or fragment"
-        )
+        check_base_url(text)
+    except InvalidQuery as exc:
+        raise ValueError(f"{attribute.name}: {exc.message}") from None
+    if "?" in text:
+        raise ValueError(f"{attribute.name} must not have a query string")
 
 
 @attrs.frozen(kw_only=True)
