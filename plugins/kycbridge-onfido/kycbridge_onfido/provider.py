@@ -10,7 +10,6 @@ error texts.
 from __future__ import annotations
 
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import attrs
 
@@ -25,7 +24,6 @@ from kycbridge import (
     StatusReport,
 )
 from kycbridge.errortable import is_json_type, mask_personal
-from kycbridge.redact import mask
 from kycbridge.transport import Response, Transport
 
 from .details import OnfidoDetails, parse_details, scrub_hidden, without_secrets
@@ -42,15 +40,7 @@ RATE_LIMIT = 400 / 60
 """Onfido's documented limit: 400 requests/minute (about 6.67/s)."""
 
 _SECRET_HEADERS = frozenset({"authorization"})
-
-
-def _scrub(text: str, run_id: str | None) -> str:
-    """``text`` without hidden fields' values, and with the run id (plain or encoded) masked."""
-    text = scrub_hidden(text)
-    if run_id and len(run_id) >= 3:
-        for form in {run_id, quote(run_id, safe="")}:
-            text = text.replace(form, mask(run_id))
-    return text
+_PERSONAL_PARAMS = frozenset({"workflow_run_id"})
 
 
 class OnfidoProvider(HTTPStatusProvider):
@@ -71,6 +61,9 @@ class OnfidoProvider(HTTPStatusProvider):
     def build_request(self, query: OnfidoQuery, settings: OnfidoSettings) -> Request:
         """``GET {base_url}/workflow_runs/{id}`` with ``Authorization: Token token=...``.
 
+        The id is a personal path parameter: the core percent-encodes it into one segment and
+        masks it in logs and error text.
+
         Raises :class:`kycbridge.InvalidQuery` when no API token is configured: nothing is
         sent.
         """
@@ -79,11 +72,11 @@ class OnfidoProvider(HTTPStatusProvider):
                 f"Onfido needs an API token: set {API_TOKEN_ENV} or the api_token setting",
                 provider=self.name,
             )
-        # TODO(request-model): the id belongs in a personal path parameter, encoded by the
-        # core and masked in its logs; until then it is encoded here as one path segment.
-        path = STATUS_PATH.format(workflow_run_id=quote(query.workflow_run_id, safe=""))
         return Request(
-            url=settings.url + path,
+            url=settings.url,
+            path=STATUS_PATH,
+            path_params={"workflow_run_id": query.workflow_run_id},
+            personal_params=_PERSONAL_PARAMS,
             headers={
                 "Authorization": f"Token token={settings.api_token}",
                 "Accept": "application/json",
@@ -116,16 +109,14 @@ class OnfidoProvider(HTTPStatusProvider):
         """Ask once (:meth:`HTTPStatusProvider.fetch`), keeping hidden fields out.
 
         ``sdk_token`` and ``customer_user_id`` are taken out of the report's raw payload and
-        out of every error's text, and the run id is masked in error texts.
+        out of every error's text (the core masks the run id, a personal path parameter).
         """
         try:
             report = super().fetch(query, settings, transport)
         except KYCBridgeError as exc:
-            run_id = getattr(query, "workflow_run_id", None)
-            exc.message = _scrub(exc.message, run_id)
+            exc.message = scrub_hidden(exc.message)
             if exc.provider_message:
-                exc.provider_message = _scrub(exc.provider_message, run_id)
-            exc.args = (exc.message,)
+                exc.provider_message = scrub_hidden(exc.provider_message)
             raise
         return attrs.evolve(report, raw=without_secrets(report.raw))
 

@@ -17,12 +17,13 @@ import logging
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import attrs
 
 from kycbridge import secret
+from kycbridge.errors import InvalidQuery
 from kycbridge.redact import mask
+from kycbridge.transport import check_base_url
 
 __all__ = [
     "API_TOKEN_ENV",
@@ -161,28 +162,13 @@ def _validate_base_url(_: object, attribute: attrs.Attribute[Any], value: object
         return
     if not isinstance(value, str):
         raise TypeError(f"{attribute.name} must be a string, not {type(value).__name__}")
+    # The core's rule (the transport checks again when sending); messages never quote the URL.
     try:
-        parts = urlsplit(value)
-        ok = (
-            parts.scheme in ("http", "https")
-            and bool(parts.hostname)
-            and parts.username is None
-            and parts.password is None
-            and not parts.query
-            and not parts.fragment
-            and "?" not in value
-            and "#" not in value
-            and value.isprintable()
-            and not any(c.isspace() for c in value)
-        )
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ValueError(
-            f"{attribute.name} must be an http(s) URL with a host and optionally a path, "
-            "without credentials, query or fragment"
-        )
+        check_base_url(value)
+    except InvalidQuery as exc:
+        raise ValueError(f"{attribute.name}: {exc.message}") from None
+    if "?" in value:
+        raise ValueError(f"{attribute.name} must not have a query string")
 
 
 @attrs.frozen

@@ -27,7 +27,6 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import unquote
 
 import attrs
 
@@ -52,7 +51,6 @@ RATE_LIMIT_PER_MINUTE = 400
 WORKFLOW_ID = "5c2a7f1e-3b4d-4e6f-8a9b-0c1d2e3f4a5b"
 """The workflow every scripted run executes."""
 
-_PREFIX = "/workflow_runs/"
 _CREATED_AT = "2026-01-15T10:00:00Z"
 
 
@@ -382,9 +380,10 @@ class OnfidoSimulator:
         return response
 
     def _answer(self, request: SimRequest) -> SimResponse:
-        if not request.path.startswith(_PREFIX) or request.path.count("/") != 2:
+        segments = request.segments()
+        if len(segments) != 2 or segments[0] != "workflow_runs" or not segments[1]:
             return _not_found()
-        run_id = unquote(request.path[len(_PREFIX):])
+        run_id = segments[1]
         if request.method != "GET":
             return error_answer(405, "method_not_allowed", "Method not allowed",
                                 headers={"Allow": "GET"})
