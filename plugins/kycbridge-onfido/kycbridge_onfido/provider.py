@@ -24,6 +24,7 @@ from kycbridge import (
     StatusReport,
 )
 from kycbridge.errortable import is_json_type, mask_personal
+from kycbridge.redact import mask
 from kycbridge.transport import Response, Transport
 
 from .details import OnfidoDetails, parse_details, scrub_hidden, without_secrets
@@ -41,6 +42,14 @@ RATE_LIMIT = 400 / 60
 
 _SECRET_HEADERS = frozenset({"authorization"})
 _PERSONAL_PARAMS = frozenset({"workflow_run_id"})
+
+
+def _scrub(text: str, run_id: str | None) -> str:
+    """``text`` without hidden fields' values, and with ``run_id`` masked."""
+    text = scrub_hidden(text)
+    if run_id and len(run_id) >= 3 and run_id in text:
+        text = text.replace(run_id, mask(run_id))
+    return text
 
 
 class OnfidoProvider(HTTPStatusProvider):
@@ -109,14 +118,16 @@ class OnfidoProvider(HTTPStatusProvider):
         """Ask once (:meth:`HTTPStatusProvider.fetch`), keeping hidden fields out.
 
         ``sdk_token`` and ``customer_user_id`` are taken out of the report's raw payload and
-        out of every error's text (the core masks the run id, a personal path parameter).
+        out of every error's text; the run id is masked there too (an answer's excerpt in
+        a ``MalformedResponse`` echoes it: the run object's ``id``, its ``dashboard_url``).
         """
         try:
             report = super().fetch(query, settings, transport)
         except KYCBridgeError as exc:
-            exc.message = scrub_hidden(exc.message)
+            run_id = getattr(query, "workflow_run_id", None)
+            exc.message = _scrub(exc.message, run_id)
             if exc.provider_message:
-                exc.provider_message = scrub_hidden(exc.provider_message)
+                exc.provider_message = _scrub(exc.provider_message, run_id)
             raise
         return attrs.evolve(report, raw=without_secrets(report.raw))
 

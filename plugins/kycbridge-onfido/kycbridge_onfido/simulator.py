@@ -1,7 +1,8 @@
 """An Onfido look-alike for the sandbox: :class:`OnfidoSimulator`.
 
 It answers ``GET /workflow_runs/{workflow_run_id}`` (below the base URL, which carries the
-``/v3.6`` prefix in production) as Onfido's API v3.6 does:
+``/v3.6`` prefix in production; the simulator serves it with or without ``/v3.6``) as
+Onfido's API v3.6 does:
 
 * authentication: the header ``Authorization`` must be exactly
   ``Token token=<SANDBOX_API_TOKEN>``; anything else (missing, another scheme, another
@@ -50,6 +51,10 @@ RATE_LIMIT_PER_MINUTE = 400
 
 WORKFLOW_ID = "5c2a7f1e-3b4d-4e6f-8a9b-0c1d2e3f4a5b"
 """The workflow every scripted run executes."""
+
+VERSION_PREFIX = "v3.6"
+"""An optional first path segment: ``<sandbox>/onfido`` and ``<sandbox>/onfido/v3.6`` both
+work as the base URL."""
 
 _CREATED_AT = "2026-01-15T10:00:00Z"
 
@@ -381,6 +386,8 @@ class OnfidoSimulator:
 
     def _answer(self, request: SimRequest) -> SimResponse:
         segments = request.segments()
+        if segments[:1] == [VERSION_PREFIX]:  # a base_url ending in /v3.6, like Onfido's
+            segments = segments[1:]
         if len(segments) != 2 or segments[0] != "workflow_runs" or not segments[1]:
             return _not_found()
         run_id = segments[1]
