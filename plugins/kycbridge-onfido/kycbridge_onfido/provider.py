@@ -132,7 +132,8 @@ class OnfidoProvider(HTTPStatusProvider):
         return attrs.evolve(report, raw=without_secrets(report.raw))
 
     def _malformed(self, response: Response, why: str) -> MalformedResponse:
-        excerpt = scrub_hidden(mask_personal(response.excerpt()))
+        # fetch() scrubs the hidden fields and the run id out of the excerpt
+        excerpt = mask_personal(response.excerpt())
         return MalformedResponse(
             f"{why}: {excerpt!r}", provider=self.name, http_status=response.status
         )
