@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from .errors import RateLimited
+from .errors import ProviderUnavailable, RateLimited
 from .plugins import PluginRegistry, ProviderInfo
 from .provider import KYCStatusProvider, build_query, load_settings
 from .ratelimit import RateLimiter
@@ -46,6 +47,9 @@ class Bridge:
     of env ``KYCBRIDGE_<PROVIDER>_<SETTING>`` and the defaults.
     ``hooks``: objects implementing event hooks (``status_observed``, ``state_changed``).
     ``transport``: a :class:`Transport` to share (default: a new one).
+    ``timeout``: overall seconds per call (rate-limit wait, connecting, the answer, retries
+    and their waits), for :meth:`status` and :meth:`fetch` without a ``deadline``; default
+    ``None``: the transport's own ``call_timeout`` per request.
     """
 
     def __init__(
@@ -56,7 +60,12 @@ class Bridge:
         hooks: Iterable[object] = (),
         transport: Transport | None = None,
         env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> None:
+        if timeout is not None and not timeout > 0:
+            raise ValueError("timeout must be positive (or None)")
+        self.timeout = timeout
+        """Overall seconds per call (``None``: the transport's ``call_timeout``)."""
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.registry = PluginRegistry(plugins or (), entry_points=plugins is None, env=self.env)
         for hook in hooks:
@@ -130,11 +139,11 @@ class Bridge:
 
         Raises :class:`~kycbridge.errors.InvalidQuery` before any I/O when the fields are
         invalid, and the other :class:`~kycbridge.errors.KYCBridgeError` types for what the
-        provider answered.
+        provider answered. The call ends within :attr:`timeout` seconds when it is set.
         """
         route = self._route(provider_name)
         query = build_query(route.provider, query_fields, self.env)
-        return self._fetch(route, query, self.settings(provider_name), self.transport)
+        return self._fetch(route, query, self.settings(provider_name), self.transport, None)
 
     def fetch(
         self,
@@ -143,18 +152,43 @@ class Bridge:
         *,
         settings: Any = None,
         transport: Transport | None = None,
+        deadline: float | None = None,
     ) -> StatusReport:
-        """Ask once with an already built query, through the rate limiter; fire the hooks."""
+        """Ask once with an already built query, through the rate limiter; fire the hooks.
+
+        ``deadline``: an absolute :func:`time.monotonic` value the whole call (the rate
+        limiter's wait included) must end by; past it,
+        :class:`~kycbridge.errors.ProviderUnavailable`. Default: :attr:`timeout` seconds
+        from now, when set.
+        """
         route = self._route(provider_name)
         settings = settings if settings is not None else self.settings(provider_name)
-        return self._fetch(route, query, settings, transport or self.transport)
+        return self._fetch(route, query, settings, transport or self.transport, deadline)
 
     def _fetch(
-        self, route: _Route, query: Any, settings: Any, transport: Transport
+        self,
+        route: _Route,
+        query: Any,
+        settings: Any,
+        transport: Transport,
+        deadline: float | None,
     ) -> StatusReport:
+        if deadline is None and self.timeout is not None:
+            deadline = time.monotonic() + self.timeout
         limiter = route.limiter
         if limiter is not None:
-            limiter.acquire()
+            if deadline is None:
+                seconds = getattr(transport, "call_timeout", None)
+                deadline = None if seconds is None else time.monotonic() + seconds
+            try:
+                limiter.acquire(deadline)
+            except TimeoutError as exc:
+                raise ProviderUnavailable(
+                    f"no answer within the deadline: the rate limit allows none before it ({exc})",
+                    provider=route.provider.name,
+                ) from None
+        if deadline is not None:
+            transport = transport.until(deadline)
         try:
             report = route.provider.fetch(query, settings, transport)
         except RateLimited as exc:

@@ -84,9 +84,11 @@ def transport_for(transport: Transport, workers: int) -> Transport:
         log.warning("connection pool holds %d connections for %d workers", size, workers)
         return transport
     clone = copy.copy(transport)
-    clone.pool = urllib3.PoolManager(
+    bigger = urllib3.PoolManager(
         num_pools=16, headers=pool.headers, **{**pool.connection_pool_kw, "maxsize": workers}
     )
+    bigger.pool_classes_by_scheme = pool.pool_classes_by_scheme  # the transport's own kind
+    clone.pool = bigger
     return clone
 
 

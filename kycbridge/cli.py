@@ -97,7 +97,7 @@ def _key_value(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
-def _add_call_options(p: argparse.ArgumentParser, *, timeout_flag: str = "--timeout") -> None:
+def _add_call_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("provider", help="provider name (see `kycbridge providers`)")
     p.add_argument(
         "-p",
@@ -121,7 +121,11 @@ def _add_call_options(p: argparse.ArgumentParser, *, timeout_flag: str = "--time
     )
     p.add_argument("--base-url", help="send requests here instead (e.g. the sandbox)")
     p.add_argument(
-        timeout_flag, dest="timeout", type=float, help="connect and read timeout, in seconds"
+        "--request-timeout",
+        dest="request_timeout",
+        type=float,
+        metavar="S",
+        help="each request's connect and read timeout (per socket read), in seconds",
     )
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
 
@@ -138,11 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="fetch a subject's status once")
     _add_call_options(p)
+    p.add_argument(
+        "--timeout",
+        dest="timeout",
+        type=float,
+        metavar="S",
+        help="overall deadline of the call, retries and waits included (exit 5 past it); "
+        "with --input, of each line's call",
+    )
     p.add_argument("--input", metavar="FILE", help="JSON lines of queries ('-': stdin)")
     p.add_argument("--workers", type=int, default=8, help="concurrent workers with --input")
 
     p = sub.add_parser("watch", help="poll a subject until a final (or chosen) state")
-    _add_call_options(p, timeout_flag="--request-timeout")
+    _add_call_options(p)
     p.add_argument(
         "--until",
         metavar="STATE[,STATE...]",
@@ -155,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="watch_timeout",
         type=float,
         metavar="S",
-        help="give up after S seconds (exit 8); default: no limit",
+        help="overall deadline: give up after S seconds, a request in flight included "
+        "(exit 8); default: no limit",
     )
 
     p = sub.add_parser("demo", help="watch the sandbox's demo scenarios to their outcomes")
@@ -228,15 +241,24 @@ def _internal_error(
 
 # -- commands -----------------------------------------------------------------------------
 def _make_bridge(args: argparse.Namespace, bridge: Bridge | None) -> Bridge:
+    # --timeout: the overall deadline of a call (status; watch reads its own);
+    # --request-timeout: each request's connect and read timeout.
+    request_timeout = getattr(args, "request_timeout", None)
     timeout = getattr(args, "timeout", None)
-    if timeout is not None and timeout <= 0:
-        raise InvalidQuery("the request timeout must be positive")
-    if bridge is not None:
-        if timeout:  # the injected bridge's pool is kept; only the timeouts change
-            bridge.transport = bridge.transport.with_timeout(timeout)
-        return bridge
-    transport = Transport(connect_timeout=timeout, read_timeout=timeout) if timeout else None
-    return Bridge(transport=transport)
+    if request_timeout is not None and not request_timeout > 0:
+        raise InvalidQuery("--request-timeout must be a positive number of seconds")
+    if timeout is not None and not timeout > 0:
+        raise InvalidQuery("--timeout must be a positive number of seconds")
+    if bridge is None:
+        transport = None
+        if request_timeout:
+            transport = Transport(connect_timeout=request_timeout, read_timeout=request_timeout)
+        return Bridge(transport=transport, timeout=timeout)
+    if request_timeout:  # the injected bridge's pool is kept; only the timeouts change
+        bridge.transport = bridge.transport.with_timeout(request_timeout)
+    if timeout:
+        bridge.timeout = timeout
+    return bridge
 
 
 def _settings_overrides(args: argparse.Namespace) -> dict[str, Any]:

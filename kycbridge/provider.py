@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -159,6 +160,10 @@ class HTTPStatusProvider:
         """
         return request
 
+    def now(self) -> float:
+        """The time :meth:`sign` is given, in seconds since the epoch (a test may override it)."""
+        return time.time()
+
     def parse(self, payload: Any, response: Response) -> Parsed:
         """Read a 2xx JSON payload; raise :class:`MalformedResponse` when it is not the shape."""
         raise NotImplementedError
@@ -182,7 +187,13 @@ class HTTPStatusProvider:
         raised here.
         """
         request = self.build_request(query, settings)
-        response = transport.send(request, provider=self.name)
+        sign = None
+        if type(self).sign is not HTTPStatusProvider.sign:  # signed anew for every attempt
+
+            def sign(attempt: Request) -> Request:
+                return self.sign(attempt, settings, self.now())
+
+        response = transport.send(request, provider=self.name, sign=sign)
         # A provider may echo a secret: gone before any plugin code cuts or keeps the text.
         secrets = _known_secrets(request, query, settings)
         response = scrub_response(response, secrets)

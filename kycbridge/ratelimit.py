@@ -47,11 +47,17 @@ class RateLimiter:
     def __repr__(self) -> str:
         return f"RateLimiter(rate={self.rate})"
 
-    def acquire(self) -> float:
-        """Wait for this caller's slot; return the seconds waited."""
+    def acquire(self, deadline: float | None = None) -> float:
+        """Wait for this caller's slot; return the seconds waited.
+
+        ``deadline``: a value of this limiter's clock; when the next slot comes after it,
+        raise :class:`TimeoutError` at once, without taking the slot or waiting.
+        """
         with self._lock:
             now = self._clock()
             slot = max(now, self._next)
+            if deadline is not None and slot > deadline:
+                raise TimeoutError(f"the next slot is {slot - now:.3g} s away")
             self._next = slot + self.interval
             self.granted.append(slot)
             self.grants += 1

@@ -69,8 +69,9 @@ def secret_forms(secret: str) -> tuple[str, ...]:
         escaped,
         escaped.replace("/", "\\/"),
         json.dumps(secret, ensure_ascii=False)[1:-1],
-        quote(secret, safe=""),
-        quote_plus(secret, safe=""),
+        # surrogatepass: a lone surrogate in a bad secret must not crash its own scrubbing
+        quote(secret, safe="", errors="surrogatepass"),
+        quote_plus(secret, safe="", errors="surrogatepass"),
     ]
     return tuple(dict.fromkeys(forms))  # each once, in this order
 

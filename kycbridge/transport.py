@@ -30,6 +30,8 @@ from __future__ import annotations
 import datetime
 import email.utils
 import functools
+import http.client
+import io
 import ipaddress
 import itertools
 import json
@@ -37,15 +39,19 @@ import logging
 import math
 import random
 import re
+import socket
 import threading
 import time
 import types
-from collections.abc import Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus, urlencode
 
 import attrs
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     HTTPError,
     InvalidHeader,
@@ -62,6 +68,7 @@ from .redact import mask, redact_headers, scrub
 
 __all__ = [
     "DEFAULT_MAX_BODY",
+    "MAX_ENCODINGS",
     "MAX_JSON_DEPTH",
     "MAX_JSON_NUMBER_LENGTH",
     "USER_AGENT",
@@ -789,11 +796,193 @@ def _check_headers(headers: Mapping[str, Any], provider: str | None) -> None:
             )
 
 
+# -- the deadline, enforced on every read of the socket ---------------------------------------
+_CALL = threading.local()
+"""``deadline``: the absolute :func:`time.monotonic` deadline of the call this thread is
+sending (``None`` between calls), read by :class:`_GuardedHTTPResponse`."""
+
+
+class _DeadlineSocketIO(socket.SocketIO):
+    """A socket's read side where each ``recv`` waits at most until an absolute deadline.
+
+    http.client reads the status line, the headers and the body through this; a server
+    dripping one byte a second cannot hold a call past its deadline, whatever it drips.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__(sock, "rb")
+        self._socket = sock
+        self._deadline = deadline
+        self._limit = sock.gettimeout()  # the per-read timeout urllib3 set for this attempt
+
+    def readinto(self, b: Any) -> int | None:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the call's deadline passed")
+        limit = self._limit
+        self._socket.settimeout(remaining if limit is None or remaining < limit else limit)
+        return super().readinto(b)
+
+
+class _DeadlineSocket:
+    """What a guarded response is built on: ``makefile`` gives a deadline-bound reader."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        sock: Any = self._sock
+        sock._io_refs += 1  # what socket.makefile does: the socket outlives its reader
+        return io.BufferedReader(_DeadlineSocketIO(self._sock, self._deadline))
+
+
+class _GuardedHTTPResponse(http.client.HTTPResponse):
+    """http.client's response, reading through :class:`_DeadlineSocketIO` during a call."""
+
+    def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
+        deadline = getattr(_CALL, "deadline", None)
+        if deadline is not None:
+            sock = _DeadlineSocket(sock, deadline)
+        super().__init__(sock, *args, **kwargs)
+
+
+class _GuardedHTTPConnection(HTTPConnection):
+    response_class = _GuardedHTTPResponse
+
+
+class _GuardedHTTPSConnection(HTTPSConnection):
+    response_class = _GuardedHTTPResponse
+
+
+class _GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+_GUARDED_POOLS: dict[str, type[HTTPConnectionPool]] = {
+    "http": _GuardedHTTPConnectionPool,
+    "https": _GuardedHTTPSConnectionPool,
+}
+"""The pool classes of the pool managers a :class:`Transport` makes itself."""
+
+
+_ONE_ATTEMPT = Retry(False, redirect=False)
+"""What each urlopen gets: one attempt, errors raised as they are (the loop retries)."""
+_MAYBE_RETRIED = RETRY_STATUSES | Retry.RETRY_AFTER_STATUS_CODES
+
+_SLACK = 0.005  # a socket timeout set to the time remaining may fire this much early
+
+
+class _DeadlinePassed(Exception):
+    """Raised inside :meth:`Transport.send` when the call's deadline has passed."""
+
+
+# -- Content-Encoding, decoded under the size cap ---------------------------------------------
+MAX_ENCODINGS = 2
+"""Most ``Content-Encoding`` layers decoded (``gzip, gzip`` is two); more is malformed."""
+
+_DECODED_CHUNK = 65536
+_GZIP = {"gzip", "x-gzip"}
+_CODINGS = _GZIP | {"deflate"}
+
+
+class _Inflater:
+    """One gzip or deflate layer, decoded incrementally: each step yields at most 64 KiB."""
+
+    def __init__(self, coding: str) -> None:
+        self.gzip = coding in _GZIP
+        self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS if self.gzip else zlib.MAX_WBITS)
+        self._probe: bytes | None = None if self.gzip else b""  # deflate: zlib-wrapped or raw?
+
+    @property
+    def complete(self) -> bool:
+        return bool(self._obj.eof)
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        obj = self._obj
+        while True:
+            if obj.eof:
+                if not data:
+                    return
+                if not self.gzip:
+                    raise zlib.error("data after the end of the deflate stream")
+                self._obj = obj = zlib.decompressobj(16 + zlib.MAX_WBITS)  # next gzip member
+            try:
+                out = obj.decompress(data, _DECODED_CHUNK)
+            except zlib.error:
+                if self._probe is None:
+                    raise
+                # "deflate" sent as a raw stream (no zlib header): start over without one
+                data, self._probe = self._probe + data, None
+                self._obj = obj = zlib.decompressobj(-zlib.MAX_WBITS)
+                continue
+            if self._probe is not None:
+                self._probe = None if out or len(self._probe) > 64 else self._probe + data
+            data = obj.unused_data if obj.eof else obj.unconsumed_tail
+            if out:
+                yield out
+            if not data and len(out) < _DECODED_CHUNK:
+                return
+
+
+def _inflaters(coding: str, status: int, provider: str | None) -> list[_Inflater]:
+    """The decoders for a ``Content-Encoding`` header, or :class:`MalformedResponse`."""
+    codings = [c.strip().lower() for c in coding.split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    unknown = [c for c in codings if c not in _CODINGS]
+    if unknown:
+        raise MalformedResponse(
+            f"unsupported Content-Encoding {coding[:60]!r} (identity was asked for)",
+            provider=provider,
+            http_status=status,
+        )
+    if len(codings) > MAX_ENCODINGS:
+        raise MalformedResponse(
+            f"{len(codings)} stacked Content-Encodings (at most {MAX_ENCODINGS} are decoded)",
+            provider=provider,
+            http_status=status,
+        )
+    return [_Inflater(c) for c in codings]
+
+
+def _decoded(inflaters: list[_Inflater], data: bytes) -> Iterator[bytes]:
+    """``data`` through every layer, last applied first, in pieces of at most 64 KiB."""
+    *outer, last = inflaters
+    for piece in last.decode(data):
+        if outer:
+            yield from _decoded(outer, piece)
+        else:
+            yield piece
+
+
 class Transport:
     """The shared HTTP client: thread-safe, pooled, with timeouts, retries and a size cap.
 
     Pass ``pool`` to use the app's own :class:`urllib3.PoolManager` (or ``ProxyManager``);
     otherwise one is made, verifying TLS certificates.
+
+    **Deadline.** Every call has one overall deadline covering connecting, the headers, the
+    body, every retry and every ``Retry-After`` wait: ``call_timeout`` seconds from the start
+    of :meth:`send` (default 60; ``None``: no overall limit), or the absolute ``deadline``
+    given to :meth:`send`. Each attempt's connect and read timeouts are the configured ones,
+    cut to what remains; a wait that would end past the deadline is not started (a status
+    retry then returns the last answer, a connection error raises). On the pools the
+    transport makes itself, every ``recv`` of the status line, the headers and the body
+    waits at most until the deadline, so a server dripping a byte a second cannot hold a
+    call; with an app's own pool the body is still read one ``recv`` at a time with the
+    deadline checked between reads. Past it: :class:`ProviderUnavailable` ("no answer
+    within the N s deadline"), the connection closed.
+
+    **Encodings.** The transport asks for ``Accept-Encoding: identity`` and reads the body
+    undecoded. A server that encodes anyway may use ``gzip`` or ``deflate``, at most
+    :data:`MAX_ENCODINGS` layers; they are decoded incrementally, 64 KiB at a time, and
+    ``max_body`` caps the *decoded* bytes as they are produced (and the bytes on the wire),
+    so memory stays bounded by the cap whatever the compression ratio. Any other encoding
+    (``br``, ``zstd``, unknown) or more layers is :class:`MalformedResponse`.
     """
 
     def __init__(
@@ -802,6 +991,7 @@ class Transport:
         *,
         connect_timeout: float = 3.05,
         read_timeout: float = 10.0,
+        call_timeout: float | None = 60.0,
         retries: int = 3,
         backoff_factor: float = 0.25,
         max_backoff: float = 10.0,
@@ -812,12 +1002,21 @@ class Transport:
     ) -> None:
         if connect_timeout <= 0 or read_timeout <= 0:
             raise ValueError("timeouts must be positive")
+        if call_timeout is not None and not call_timeout > 0:
+            raise ValueError("call_timeout must be positive (or None)")
         if retries < 0 or max_body <= 0:
             raise ValueError("retries must be >= 0 and max_body > 0")
-        self.pool = pool or urllib3.PoolManager(
-            num_pools=16, maxsize=maxsize, block=False, cert_reqs="CERT_REQUIRED"
-        )
+        if pool is None:
+            pool = urllib3.PoolManager(
+                num_pools=16, maxsize=maxsize, block=False, cert_reqs="CERT_REQUIRED"
+            )
+            pool.pool_classes_by_scheme = _GUARDED_POOLS
+        self.pool = pool
         self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        self._longest = max(connect_timeout, read_timeout)
+        self.call_timeout = call_timeout
+        """Default overall seconds per :meth:`send` (``None``: no overall deadline)."""
+        self._deadline: float | None = None
         self.retry = RetryPolicy.build(
             retries,
             backoff_factor=backoff_factor,
@@ -828,15 +1027,20 @@ class Transport:
         self._headers: dict[str, str] = {}
         self.user_agent = user_agent
         self._lock = threading.Lock()
-        self.requests_sent = 0
-        """How many requests :meth:`send` was asked for (retries not counted)."""
+        self._sent = [0]  # shared by clones (with_timeout, until)
+        self.sleep: Callable[[float], object] = time.sleep
         install_log_filter()
 
     def __repr__(self) -> str:
         return (
-            f"Transport(timeout={self.timeout!r}, retries={self.retry.total}, "
-            f"max_body={self.max_body})"
+            f"Transport(timeout={self.timeout!r}, call_timeout={self.call_timeout}, "
+            f"retries={self.retry.total}, max_body={self.max_body})"
         )
+
+    @property
+    def requests_sent(self) -> int:
+        """How many requests :meth:`send` was asked for (retries not counted)."""
+        return self._sent[0]
 
     @property
     def pool(self) -> urllib3.PoolManager:
@@ -853,6 +1057,8 @@ class Transport:
             type(pool).urlopen is urllib3.PoolManager.urlopen
             and getattr(pool, "proxy", None) is None
         )
+        # Made by the transport: every recv is bounded by the call's deadline.
+        self._guarded = getattr(pool, "pool_classes_by_scheme", None) is _GUARDED_POOLS
 
     @property
     def user_agent(self) -> str:
@@ -861,17 +1067,53 @@ class Transport:
 
     @user_agent.setter
     def user_agent(self, value: str) -> None:
-        self._headers = {"User-Agent": value, "Accept": "application/json"}
+        self._headers = {
+            "User-Agent": value,
+            "Accept": "application/json",
+            "Accept-Encoding": "identity",
+        }
 
-    def with_timeout(self, seconds: float) -> Transport:
-        """A transport sharing this one's pool, with both timeouts set to ``seconds``."""
+    def _clone(self) -> Transport:
         clone = object.__new__(Transport)
-        clone.__dict__.update(self.__dict__)
-        clone.timeout = urllib3.Timeout(connect=seconds, read=seconds)
-        clone._lock = self._lock
+        clone.__dict__.update(self.__dict__)  # the pool, the lock, the counter: shared
         return clone
 
-    def send(self, request: Request, *, provider: str | None = None) -> Response:
+    def with_timeout(self, seconds: float) -> Transport:
+        """A transport sharing this one's pool, with both per-attempt timeouts ``seconds``."""
+        clone = self._clone()
+        clone.timeout = urllib3.Timeout(connect=seconds, read=seconds)
+        clone._longest = seconds
+        return clone
+
+    def with_call_timeout(self, seconds: float | None) -> Transport:
+        """A transport sharing this one's pool, with ``call_timeout`` set to ``seconds``."""
+        if seconds is not None and not seconds > 0:
+            raise ValueError("call_timeout must be positive (or None)")
+        clone = self._clone()
+        clone.call_timeout = seconds
+        return clone
+
+    def until(self, deadline: float | None) -> Transport:
+        """A transport sharing this one's pool whose calls all end by ``deadline``.
+
+        ``deadline`` is an absolute :func:`time.monotonic` value (``None``: this transport
+        itself). For handing a deadline through code that calls :meth:`send` without one,
+        such as a provider's ``fetch``.
+        """
+        if deadline is None:
+            return self
+        clone = self._clone()
+        clone._deadline = deadline
+        return clone
+
+    def send(
+        self,
+        request: Request,
+        *,
+        provider: str | None = None,
+        deadline: float | None = None,
+        sign: Callable[[Request], Request] | None = None,
+    ) -> Response:
         """Send ``request``; return the response whatever its status.
 
         Routes by ``request.target_url`` (parsed once per base URL), sends
@@ -884,6 +1126,17 @@ class Transport:
         outside latin-1 or with a control character such as CR or LF) raises
         :class:`InvalidQuery`, naming the header but never showing its value, before anything
         is sent.
+
+        ``deadline``: an absolute :func:`time.monotonic` value the whole call (retries and
+        waits included) must end by; default: :attr:`call_timeout` seconds from now.
+        Raises :class:`ProviderUnavailable` for timeouts and connection errors once retries
+        are spent or the deadline has passed, and :class:`MalformedResponse` for a body over
+        the size cap or in an encoding not decoded. Plain ``http://`` to anything but
+        loopback: see above.
+
+        ``sign``: called with ``request`` before *every* attempt, retries included; the
+        request it returns is what that attempt sends (a provider's per-attempt signature,
+        with a fresh timestamp each time). Its headers are checked like any other.
         """
         # -- what may be sent: one parse of the URL decides, headers are checked (no I/O) --
         target = _target(request.target_url)  # the base URL: one cache entry per provider
@@ -898,7 +1151,7 @@ class Transport:
         # urllib3 logs the URL in this thread: its lines mask this request's personal values.
         _SCOPE.request = request if request.personal_params else None
         with self._lock:
-            self.requests_sent += 1
+            self._sent[0] += 1
         if request.personal_params:
             _PERSONAL_FILTER.add(request.personal_params)
         if log.isEnabledFor(logging.DEBUG):
@@ -909,46 +1162,20 @@ class Transport:
                 redact_headers(headers, request.secret_headers),
             )
         started = time.monotonic()
+        if deadline is None:
+            deadline = self._deadline
+            if deadline is None and self.call_timeout is not None:
+                deadline = started + self.call_timeout
         try:
-            if self._direct:
-                # What PoolManager.urlopen does without redirects, minus parsing the URL
-                # again on every call: the host's pool, then the request URI.
-                uri = request.path_with_query
-                raw = self.pool.connection_from_host(
-                    target.host, port=target.port, scheme=target.scheme
-                ).urlopen(
-                    request.method,
-                    uri,
-                    body=request.body,
-                    headers=headers,
-                    retries=self.retry,
-                    timeout=self.timeout,
-                    redirect=False,
-                    assert_same_host=False,
-                    preload_content=False,
-                )
-            else:  # an app's own pool manager (a proxy, a subclass): let it route
-                raw = self.pool.urlopen(
-                    request.method,
-                    request.full_url,
-                    body=request.body,
-                    headers=headers,
-                    retries=self.retry,
-                    timeout=self.timeout,
-                    redirect=False,
-                    preload_content=False,
-                )
-            try:
-                body = self._read_capped(raw, provider)
-            except BaseException:
-                raw.close()  # never hand a half-read connection back to the pool
-                raise
-            finally:
-                raw.release_conn()
-        except MaxRetryError as exc:
-            raise self._unavailable(request, provider, exc.reason or exc) from None
+            raw, body = self._exchange(request, target, headers, provider, deadline, sign)
+        except _DeadlinePassed:
+            assert deadline is not None
+            raise self._late(request, provider, deadline - started) from None
         except HTTPError as exc:
-            raise self._unavailable(request, provider, exc) from None
+            if deadline is not None and time.monotonic() >= deadline - _SLACK:
+                raise self._late(request, provider, deadline - started) from None
+            cause = exc.reason or exc if isinstance(exc, MaxRetryError) else exc
+            raise self._unavailable(request, provider, cause) from None
         _SCOPE.request = None
         elapsed = time.monotonic() - started
         response = Response(status=raw.status, headers=raw.headers, body=body, elapsed=elapsed)
@@ -963,40 +1190,200 @@ class Transport:
             )
         return response
 
-    def _read_capped(self, raw: Any, provider: str | None) -> bytes:
-        declared = raw.headers.get("content-length")
-        declared = declared if declared and declared.isdigit() else None
-        if declared and int(declared) > self.max_body:
+    def _exchange(
+        self,
+        request: Request,
+        target: _Target,
+        headers: dict[str, str],
+        provider: str | None,
+        deadline: float | None,
+        sign: Callable[[Request], Request] | None = None,
+    ) -> tuple[Any, bytes]:
+        """The attempts: urllib3 sends each (``retries=False``), ``self.retry`` decides."""
+        retry: Retry = self.retry
+        method = request.method
+        while True:
+            attempt, attempt_headers = request, headers
+            if sign is not None:  # signed anew for every attempt: a timestamp stays fresh
+                attempt = sign(request)
+                attempt_headers = {**headers, **attempt.headers}
+                _check_headers(attempt_headers, provider)
+            timeout = self.timeout
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _DeadlinePassed
+                if remaining < self._longest:
+                    timeout = urllib3.Timeout(
+                        connect=min(timeout.connect_timeout, remaining),  # type: ignore[type-var]
+                        read=min(timeout.read_timeout, remaining),  # type: ignore[type-var]
+                    )
+            _CALL.deadline = deadline
+            try:
+                raw = self._urlopen(attempt, target, attempt_headers, timeout)
+            except HTTPError as exc:
+                if deadline is not None and time.monotonic() >= deadline - _SLACK:
+                    raise _DeadlinePassed from None
+                # MaxRetryError when spent; the error itself when not retryable (a POST)
+                retry = retry.increment(method, request.url, error=exc)
+                self._wait(retry.get_backoff_time(), deadline, request)
+                continue
+            finally:
+                _CALL.deadline = None
+            if raw.status in _MAYBE_RETRIED and retry.is_retry(
+                method, raw.status, "retry-after" in raw.headers
+            ):
+                try:
+                    following = retry.increment(method, request.url, response=raw)
+                except MaxRetryError:
+                    pass  # retries spent: this answer is the answer
+                else:
+                    wait = following.get_retry_after(raw) or following.get_backoff_time()
+                    if deadline is None or time.monotonic() + wait < deadline:
+                        raw.close()  # its body is not read: the connection cannot be reused
+                        raw.release_conn()
+                        log.info(
+                            "%s %s answered %s; retrying in %.2f s",
+                            method,
+                            request.loggable_url(),
+                            raw.status,
+                            wait,
+                        )
+                        self.sleep(wait)
+                        retry = following
+                        continue
+                    # the wait would end past the deadline: this answer is the answer
+            try:
+                _CALL.deadline = deadline
+                body = self._read_capped(raw, provider, deadline)
+            except BaseException:
+                raw.close()  # never hand a half-read connection back to the pool
+                raise
+            finally:
+                _CALL.deadline = None
+                raw.release_conn()
+            return raw, body
+
+    def _urlopen(
+        self, request: Request, target: _Target, headers: dict[str, str], timeout: Any
+    ) -> Any:
+        if self._direct:
+            # What PoolManager.urlopen does without redirects, minus parsing the URL
+            # again on every call: the host's pool, then the request URI.
+            return self.pool.connection_from_host(
+                target.host, port=target.port, scheme=target.scheme
+            ).urlopen(
+                request.method,
+                request.path_with_query,
+                body=request.body,
+                headers=headers,
+                retries=_ONE_ATTEMPT,
+                timeout=timeout,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=False,
+                decode_content=False,
+            )
+        # an app's own pool manager (a proxy, a subclass): let it route
+        return self.pool.urlopen(
+            request.method,
+            request.full_url,
+            body=request.body,
+            headers=headers,
+            retries=_ONE_ATTEMPT,
+            timeout=timeout,
+            redirect=False,
+            preload_content=False,
+            decode_content=False,
+        )
+
+    def _wait(self, seconds: float, deadline: float | None, request: Request) -> None:
+        """Sleep ``seconds`` before a retry, unless that would end past the deadline."""
+        if deadline is not None and time.monotonic() + seconds >= deadline:
+            raise _DeadlinePassed
+        if seconds > 0:
+            log.info("%s %s: retrying in %.2f s", request.method, request.loggable_url(), seconds)
+            self.sleep(seconds)
+
+    def _read_capped(self, raw: Any, provider: str | None, deadline: float | None) -> bytes:
+        """The body, undecoded on the wire, decoded (gzip/deflate) under ``max_body``."""
+        headers = raw.headers
+        declared = headers.get("content-length")
+        declared = int(declared) if declared and declared.isdigit() else None
+        cap = self.max_body
+        if declared is not None and declared > cap:
             raise MalformedResponse(
-                f"response body of {declared} bytes exceeds the {self.max_body}-byte cap",
+                f"response body of {declared} bytes exceeds the {cap}-byte cap",
                 provider=provider,
                 http_status=raw.status,
             )
-        encoded = raw.headers.get("content-encoding", "identity") != "identity"
-        if declared and not encoded:
-            # Within the cap by the check above, and http.client reads no more than declared:
-            # one read. urllib3 1.26 does not enforce Content-Length, so a body cut short is
-            # checked here: a dropped connection. (An encoded body can decode to more than
-            # declared, so it goes through the capped loop below.)
-            body: bytes = raw.read()
-            if len(body) < int(declared):
+        coding = headers.get("content-encoding")
+        inflaters = _inflaters(coding, raw.status, provider) if coding else None
+        if declared is not None and not inflaters and self._guarded:
+            # Within the cap by the check above, http.client reads no more than declared and
+            # every recv is bounded by the deadline: one read. urllib3 1.26 does not enforce
+            # Content-Length, so a body cut short is checked here: a dropped connection.
+            body: bytes = raw.read(decode_content=False)
+            if len(body) < declared:
                 raise ProtocolError(f"connection dropped after {len(body)} of {declared} bytes")
             return body
+        read1 = _reader(raw)
         chunks: list[bytes] = []
-        size = 0
+        size = wire = 0
         while True:
-            chunk = raw.read(65536)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise _DeadlinePassed
+            chunk = read1(65536)
             if not chunk:
                 break
-            size += len(chunk)
-            if size > self.max_body:
-                raise MalformedResponse(
-                    f"response body exceeds the {self.max_body}-byte cap",
-                    provider=provider,
-                    http_status=raw.status,
-                )
-            chunks.append(chunk)
+            wire += len(chunk)
+            if wire > cap:
+                raise self._over_cap(raw, provider)
+            if not inflaters:
+                chunks.append(chunk)
+                continue
+            try:
+                for piece in _decoded(inflaters, chunk):
+                    size += len(piece)
+                    if size > cap:
+                        raise self._over_cap(raw, provider, decoded=True)
+                    chunks.append(piece)
+            except zlib.error as exc:
+                raise self._bad_encoding(raw, provider, coding, exc) from None
+        if declared is not None and wire < declared:
+            raise ProtocolError(f"connection dropped after {wire} of {declared} bytes")
+        if inflaters and wire and not all(i.complete for i in inflaters):
+            raise self._bad_encoding(raw, provider, coding, "truncated")
         return b"".join(chunks)
+
+    def _over_cap(self, raw: Any, provider: str | None, decoded: bool = False) -> MalformedResponse:
+        what = "decoded response body" if decoded else "response body"
+        return MalformedResponse(
+            f"{what} exceeds the {self.max_body}-byte cap",
+            provider=provider,
+            http_status=raw.status,
+        )
+
+    @staticmethod
+    def _bad_encoding(
+        raw: Any, provider: str | None, coding: str | None, why: object
+    ) -> MalformedResponse:
+        return MalformedResponse(
+            f"response body is not valid {str(coding)[:60]!r}: {why}",
+            provider=provider,
+            http_status=raw.status,
+        )
+
+    def _late(self, request: Request, provider: str | None, budget: float) -> ProviderUnavailable:
+        log.warning(
+            "%s %s: no answer within the %.3g s deadline",
+            request.method,
+            request.loggable_url(),
+            budget,
+        )
+        return ProviderUnavailable(
+            f"no answer within the {max(budget, 0.0):.3g} s deadline", provider=provider
+        )
 
     def _unavailable(
         self, request: Request, provider: str | None, cause: BaseException
@@ -1005,3 +1392,20 @@ class Transport:
         reason = request.redact(f"{type(cause).__name__}: {cause}")
         log.warning("%s %s failed: %s", request.method, request.loggable_url(), reason)
         return ProviderUnavailable(f"no answer after retries: {reason}", provider=provider)
+
+
+def _reader(raw: Any) -> Callable[[int], bytes]:
+    """A function reading at most one ``recv`` of ``raw``'s body, undecoded."""
+    read1 = getattr(raw, "read1", None)
+    if read1 is not None:  # urllib3 >= 2.3
+        return lambda amt: read1(amt, decode_content=False)
+    fp = raw._fp  # http.client's response (urllib3 1.26, 2.0-2.2)
+
+    def read(amt: int) -> bytes:
+        try:
+            data: bytes = fp.read1(amt)
+        except (OSError, http.client.HTTPException) as exc:
+            raise ProtocolError(f"connection broken: {type(exc).__name__}") from exc
+        return data
+
+    return read

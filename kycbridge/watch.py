@@ -18,6 +18,11 @@ wait, and the bridge's rate limiter spaces calls whatever the watch wants. Trans
 logged, counted and retried within the timeout; they never produce a state. Every other
 :class:`~kycbridge.errors.KYCBridgeError` ends the watch at once by propagating.
 
+The timeout covers the requests too: each poll gets the time the watch has left as its
+deadline (:meth:`Bridge.fetch <kycbridge.Bridge.fetch>`'s ``deadline``), so a provider that
+answers slowly, or drips its answer, is cut at the watch's deadline (a last check made at the
+deadline itself gets :data:`LAST_CHECK` seconds).
+
 Also here: :func:`run_watch_cli` (``kycbridge watch``) and :class:`LiveLine`, the spinner /
 progress line the CLI draws on a terminal.
 """
@@ -54,6 +59,7 @@ __all__ = [
     "DEFAULT_INTERVAL",
     "DEFAULT_JITTER",
     "DEFAULT_MAX_INTERVAL",
+    "LAST_CHECK",
     "TRANSIENT_ERRORS",
     "LiveLine",
     "WatchTimeout",
@@ -79,6 +85,10 @@ TRANSIENT_ERRORS: tuple[type[KYCBridgeError], ...] = (ProviderUnavailable, RateL
 
 _KEEP_ERRORS = 100
 LIVE_LINE_LIMIT = 200
+
+LAST_CHECK = 1.0
+"""Seconds a check made at the watch's deadline may take: a watch ends at most this long
+after its timeout (every other check is cut at the deadline itself)."""
 
 
 def parse_states(values: Iterable[KYCState | str] | str) -> frozenset[KYCState]:
@@ -115,10 +125,10 @@ class Watcher:
     ``max_interval``: the backoff's first and longest wait, in seconds (defaults: the
     provider's ``watch_interval`` / ``watch_max_interval`` attributes, else
     :data:`DEFAULT_INTERVAL` / :data:`DEFAULT_MAX_INTERVAL`). ``timeout``: seconds before
-    :class:`WatchTimeout` (``None``: no limit). ``stop``: set it (from any thread) to end the
-    iteration quietly, also during a wait. ``settings`` / ``transport``: passed to
-    :meth:`Bridge.fetch`. ``on_error``: called with each transient error before it is retried.
-    ``clock``, ``sleep`` and ``rng`` are for tests.
+    :class:`WatchTimeout` (``None``: no limit), in-flight requests included. ``stop``: set
+    it (from any thread) to end the iteration quietly, also during a wait. ``settings`` /
+    ``transport``: passed to :meth:`Bridge.fetch`. ``on_error``: called with each transient
+    error before it is retried. ``clock``, ``sleep`` and ``rng`` are for tests.
 
     A watcher is iterated once. While and after it runs: :attr:`polls`, :attr:`last`,
     :attr:`reached`, :attr:`machine` (this watch's transitions), :attr:`anomalies`,
@@ -172,6 +182,7 @@ class Watcher:
         self._rng = rng
         self._started = False
         self._failing: KYCBridgeError | None = None
+        self._deadline: float | None = None
 
         self.polls = 0
         """Calls made so far (failed ones included)."""
@@ -206,6 +217,7 @@ class Watcher:
     # -- the loop ------------------------------------------------------------------------
     def _run(self) -> Iterator[StatusReport]:
         deadline = None if self.timeout is None else self._clock() + self.timeout
+        self._deadline = deadline
         unchanged = 0  # polls since the last change: the backoff's exponent
         while not self.stop.is_set():
             floor = 0.0
@@ -238,8 +250,18 @@ class Watcher:
 
     def _poll(self) -> StatusReport:
         self.polls += 1
+        until = None
+        if self._deadline is not None:
+            # the time left on this watch's clock, as a deadline on the transport's clock;
+            # a check scheduled at the deadline itself still gets LAST_CHECK seconds
+            remaining = max(self._deadline - self._clock(), LAST_CHECK)
+            until = time.monotonic() + remaining
         return self.bridge.fetch(
-            self.provider, self.query, settings=self.settings, transport=self.transport
+            self.provider,
+            self.query,
+            settings=self.settings,
+            transport=self.transport,
+            deadline=until,
         )
 
     def _backoff(self, unchanged: int) -> float:

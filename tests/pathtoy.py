@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
-import time
 from typing import Any
 from urllib.parse import unquote
 
@@ -81,8 +80,7 @@ class PathProvider(HTTPStatusProvider):
                 content_type="application/json",
                 personal_params=frozenset({"user_id"}),
             )
-        # The transport does not call sign() per attempt yet: sign once here.
-        return self.sign(request, settings, time.time())
+        return request  # signed by the transport before every attempt: sign() below
 
     def sign(self, request: Request, settings: PathSettings, now: float) -> Request:
         ts = str(int(now))
@@ -100,19 +98,76 @@ class PathProvider(HTTPStatusProvider):
         return cls(f"pathtoy answered {response.status}", http_status=response.status)
 
 
+class FakeClock:
+    """Seconds since the epoch, moved only by :meth:`sleep`: the signer's and the simulator's."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class ClockedPathProvider(PathProvider):
+    """Signs with ``clock`` instead of the system time."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+
+    def now(self) -> float:
+        return self.clock()
+
+
+class SignOncePathProvider(ClockedPathProvider):
+    """The mistake the per-attempt step exists for: a signature made once, replayed on retry."""
+
+    def build_request(self, query: PathQuery, settings: PathSettings) -> Request:
+        request = super().build_request(query, settings)
+        return PathProvider.sign(self, request, settings, self.clock())
+
+    def sign(self, request: Request, settings: PathSettings, now: float) -> Request:
+        return request
+
+
+TOLERANCE = 60.0
+"""How old a signature's timestamp may be, in seconds (like Sumsub's one minute)."""
+
+RETRY_AFTER = 90
+"""What ``rate-limited`` users are first told to wait: longer than :data:`TOLERANCE`."""
+
+
 class PathSimulator:
-    """Checks the signature over the raw request; records (method, user id, body) per call."""
+    """Checks the signature over the raw request; records (method, user id, body) per call.
+
+    With a ``clock``, a timestamp more than :data:`TOLERANCE` seconds away from it is refused
+    (401), and a user id containing ``rate-limited`` is first answered 429 with
+    ``Retry-After: 90``.
+    """
 
     name = "pathtoy"
     settings: dict[str, str] = {}
     scenarios = ()
 
-    def __init__(self) -> None:
+    def __init__(self, clock: FakeClock | None = None) -> None:
         self.lock = threading.Lock()
         self.seen: list[tuple[str, str, bytes]] = []
         self.requests: list[SimRequest] = []
+        self.clock = clock
+        self.limited: set[str] = set()
 
     def handle(self, request: SimRequest) -> SimResponse:
+        if self.clock is not None:
+            try:
+                age = abs(self.clock() - float(request.headers.get("x-ts", "")))
+            except ValueError:
+                age = float("inf")
+            if age > TOLERANCE:
+                return SimResponse.json(401, {"error": "timestamp outside the tolerance"})
         expected = signature(
             APP_SECRET,
             request.headers.get("x-ts", ""),
@@ -135,6 +190,12 @@ class PathSimulator:
         with self.lock:
             self.seen.append((request.method, user, request.body))
             self.requests.append(request)
+        if "rate-limited" in user and user not in self.limited:
+            with self.lock:
+                self.limited.add(user)
+            return SimResponse.json(
+                429, {"error": "slow down"}, headers={"Retry-After": str(RETRY_AFTER)}
+            )
         if "junk" in user:
             return SimResponse(200, b"<html>not json</html>", content_type="text/html")
         if "err-500" in user:

@@ -158,12 +158,13 @@ ERROR_CASES: dict[str, tuple[str, str, Any, type[KYCBridgeError], int]] = {
         MalformedResponse,
         120,
     ),
-    "transak 503 html excerpt cut at 120": (
+    # the core's error table shows a transient answer's junk body cut at 60 characters
+    "transak 503 html excerpt cut at 60": (
         "transak",
         PARTNER_TOKEN,
         lambda text: SimResponse(503, f"<p>{text}</p>".encode(), "text/html"),
         ProviderUnavailable,
-        120 - len("<p>"),
+        60 - len("<p>"),
     ),
     "transak 200 not JSON cut at 120": (
         "transak",
@@ -224,8 +225,10 @@ def test_a_key_echoed_in_a_long_error_is_never_cut_in_half(
 
 def test_the_cut_does_fall_inside_the_key_without_scrubbing() -> None:
     """The cases above are hostile: unscrubbed, the plugins would keep a piece of the key."""
-    from kycbridge_starkfi.errors import error_for as starkfi_error_for
-    from kycbridge_transak.errors import error_for as transak_error_for
+    from kycbridge_starkfi.errors import ERROR_TABLE as STARKFI_TABLE
+    from kycbridge_transak.errors import ERROR_TABLE as TRANSAK_TABLE
+
+    transak_error_for, starkfi_error_for = TRANSAK_TABLE.error_for, STARKFI_TABLE.error_for
 
     for kept in KEPT:
         text = cut_inside(TRANSAK_TOKEN, 300, kept)
@@ -459,3 +462,12 @@ def test_notes_are_scrubbed() -> None:
     error.add_note(f"while using {STARKFI_KEY}")
     error.scrub([STARKFI_KEY])
     assert_no_piece(error_texts(error))
+
+
+def test_a_secret_with_a_lone_surrogate_is_scrubbed_without_crashing() -> None:
+    # found by the CLI fuzz test: an env API key "\r\r\ud800" crashed scrubbing its own message
+    from kycbridge.redact import scrub, secret_forms
+
+    secret = "\r\r\ud800"
+    assert secret in secret_forms(secret)
+    assert scrub(f"bad key {secret}!", [secret]) == "bad key ***!"

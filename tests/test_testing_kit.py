@@ -160,12 +160,55 @@ def test_normalizer_raising_on_none_fails_the_contract(pytester):
             plugin = plugin_for(Fragile)
             valid_queries = [{"subject": "a", "token": TOY_TOKEN}]
         """,
+        "-k",
+        "not test_hostile_server",
     )
     result.assert_outcomes(failed=1, passed=7, skipped=2)
     result.stdout.fnmatch_lines(
         [
             "*_ TestFragile.test_normalizer_total_and_deterministic _*",
             "E * Failed: normalize(None) raised AttributeError: *",
+        ],
+        consecutive=False,
+    )
+
+
+def test_hostile_server_checks_fail_a_provider_that_crashes_or_leaks(pytester):
+    result = run_contract(
+        pytester,
+        """
+        import json
+        from kycbridge.errors import RequestRejected
+
+        class Crashy(ToyProvider):
+            def error_for(self, response):
+                body = json.loads(response.body)  # a foreign HTML 404: JSONDecodeError
+                return RequestRejected(json.dumps(body))
+
+        class Leaky(ToyProvider):
+            def error_for(self, response):
+                exc = RequestRejected("rejected")
+                exc.cause = response.body.decode()  # an echoed secret, kept on the error
+                return exc
+
+        class TestCrashy(ProviderContract):
+            provider = Crashy()
+            simulator_factory = ToySimulator
+            plugin = plugin_for(Crashy)
+            valid_queries = [{"subject": "a", "token": TOY_TOKEN}]
+
+        class TestLeaky(TestCrashy):
+            provider = Leaky()
+            plugin = plugin_for(Leaky)
+        """,
+        "-k",
+        "Crashy and not-found-foreign or Leaky and echo-headers-error",
+    )
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*not-found-foreign: fetch raised JSONDecodeError (not a KYCBridgeError)*",
+            "*echo-headers-error: the error shows the secret*",
         ],
         consecutive=False,
     )

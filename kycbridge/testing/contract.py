@@ -23,6 +23,7 @@ import importlib.metadata
 import json
 import logging
 import re
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
@@ -41,6 +42,7 @@ from kycbridge.report import StatusReport, report_from_dict, report_to_dict
 from kycbridge.sandbox import Sandbox, Scenario, Simulator
 from kycbridge.states import KYCState
 from kycbridge.testing import FAST_TRANSPORT, fast_transport
+from kycbridge.testing.hostile import BEHAVIOURS, HostileServer, gzip_bomb
 from kycbridge.testing.strategies import json_values, payloads, raw_words
 from kycbridge.transport import Transport
 
@@ -150,6 +152,7 @@ class _Env:
     sandbox: Sandbox
     simulator: Simulator
     limiter: RateLimiter | None
+    hostile: HostileServer | None = None
 
 
 _ENV_KEY = pytest.StashKey[_Env]()
@@ -210,6 +213,12 @@ class ProviderContract:
     """Calls allowed beyond ``len(scenario.played)`` for a scenario to reach its outcome."""
     max_examples: ClassVar[int] = 150
     """Hypothesis examples per property test."""
+    hostile_deadline: ClassVar[float] = 1.0
+    """Seconds of deadline given to each call against the hostile server."""
+    hostile_bound: ClassVar[float] = 20.0
+    """Seconds a call against the hostile server may take at most (its drips last 120 s)."""
+    skip_hostile: ClassVar[Mapping[str, str]] = {}
+    """Hostile behaviour -> why the hostile test is skipped for it."""
 
     _kycbridge_scenarios: ClassVar[list[Scenario] | None] = None
     _env: _Env
@@ -266,6 +275,8 @@ class ProviderContract:
             metafunc.parametrize(
                 "kycbridge_scenario", scenarios, ids=[s.subject for s in scenarios]
             )
+        if "kycbridge_hostile_case" in metafunc.fixturenames:
+            metafunc.parametrize("kycbridge_hostile_case", BEHAVIOURS)
         if "kycbridge_error_case" in metafunc.fixturenames:
             cases = self._error_cases()
             ids = [c[0] if isinstance(c[0], str) else f"query{i}" for i, c in enumerate(cases)]
@@ -290,6 +301,7 @@ class ProviderContract:
         if env is None:
             env = holder.stash[_ENV_KEY] = self._start_env()
             holder.addfinalizer(env.sandbox.stop)
+            holder.addfinalizer(lambda: env.hostile.stop() if env.hostile else None)
         self._env = env
         self._transports = {}
         env.sandbox.reset()
@@ -308,6 +320,13 @@ class ProviderContract:
     def simulator(self) -> Simulator:
         """The simulator the sandbox serves."""
         return self._env.simulator
+
+    @property
+    def hostile(self) -> HostileServer:
+        """The hostile server (:mod:`kycbridge.testing.hostile`) of this class, started on use."""
+        if self._env.hostile is None:
+            self._env.hostile = HostileServer().start()
+        return self._env.hostile
 
     def transport(self, scenario: Scenario | None = None) -> Transport:
         """The fast transport for a call (per scenario: :attr:`scenario_transport_options`)."""
@@ -643,3 +662,53 @@ class ProviderContract:
             if record.exc_info:
                 shown += "".join(traceback.format_exception(*record.exc_info))
             assert canary not in shown, f"log record {record.name} shows the secret: {shown}"
+
+    def test_hostile_server(self, kycbridge_hostile_case: str) -> None:
+        """Pointed at a hostile server, fetch ends in a report or a typed error in time.
+
+        Each behaviour of :mod:`kycbridge.testing.hostile` (drips, silence, gzip bombs,
+        redirects, terminal escapes, echoed secrets, huge, deep or odd JSON, foreign 404s,
+        endless Retry-After) is met with every secret set to :attr:`canary_secret` and a
+        :attr:`hostile_deadline`: the call must return a report or raise a
+        :class:`~kycbridge.KYCBridgeError` within :attr:`hostile_bound` seconds, never another
+        exception, with no error showing the secret, and never follow a redirect.
+        """
+        behaviour = kycbridge_hostile_case
+        if behaviour in self.skip_hostile:
+            pytest.skip(self.skip_hostile[behaviour])
+        if behaviour.startswith("gzip-bomb"):
+            gzip_bomb(2)  # made once per process, before the clock starts
+        hostile = self.hostile
+        hostile.reset()
+        names = _secret_fields(self.provider.settings_type)
+        canaries = dict.fromkeys(names, self.canary_secret)
+        try:
+            settings = self.settings(**canaries, base_url=hostile.url(behaviour))
+        except InvalidQuery as exc:
+            pytest.fail(f"settings with a hostile base_url are invalid: {exc}")
+        query = self._canary_query(self._valid()[0])
+        if self._env.limiter is not None:
+            self._env.limiter.acquire()
+        started = time.monotonic()
+        transport = self.transport().until(started + self.hostile_deadline)
+        error: KYCBridgeError | None = None
+        try:
+            report = self.provider.fetch(query, settings, transport)
+        except KYCBridgeError as exc:
+            error = exc
+        except Exception as exc:
+            pytest.fail(
+                f"{behaviour}: fetch raised {type(exc).__name__} (not a KYCBridgeError): "
+                f"{str(exc).replace(self.canary_secret, '<canary>')[:300]}"
+            )
+        elapsed = time.monotonic() - started
+        assert elapsed < self.hostile_bound, f"{behaviour}: the call took {elapsed:.1f} s"
+        if error is not None:
+            leaks = [t for t in _exception_texts(error) if self.canary_secret in t]
+            assert not leaks, f"{behaviour}: the error shows the secret: {leaks[0][:300]}"
+            assert error.provider == self.provider.name, f"{error!r} does not name the provider"
+        else:
+            # (a report keeps what the server said, even a secret it echoed: not checked)
+            assert isinstance(report, StatusReport), f"{behaviour}: fetch returned a {report!r:.80}"
+        followed = [r.path for r in hostile.requests if r.port == hostile.other]
+        assert not followed, f"{behaviour}: a redirect was followed to {followed}"
