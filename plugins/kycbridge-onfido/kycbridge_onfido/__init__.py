@@ -1,0 +1,70 @@
+"""kycbridge-onfido: the status of an Onfido workflow run (API v3.6) as a kycbridge provider.
+
+Installed, it registers through the ``kycbridge`` entry-point group:
+
+* the provider ``onfido`` (:class:`~kycbridge_onfido.provider.OnfidoProvider`);
+* the sandbox simulator ``onfido`` (:class:`~kycbridge_onfido.simulator.OnfidoSimulator`).
+
+Where things are: query and settings in :mod:`.query`, the status words in :mod:`.mapping`,
+the error table in :mod:`.errors`, typed details in :mod:`.details`. Importing this package
+imports none of them; the hooks do, when called.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import kycbridge
+
+if TYPE_CHECKING:
+    from .details import OnfidoDetails
+    from .provider import OnfidoProvider
+    from .query import OnfidoQuery, OnfidoSettings
+    from .simulator import OnfidoSimulator
+
+__all__ = [
+    "OnfidoDetails",
+    "OnfidoProvider",
+    "OnfidoQuery",
+    "OnfidoSettings",
+    "OnfidoSimulator",
+    "__version__",
+    "register_providers",
+    "register_simulators",
+]
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "OnfidoDetails": "details",
+    "OnfidoProvider": "provider",
+    "OnfidoQuery": "query",
+    "OnfidoSettings": "query",
+    "OnfidoSimulator": "simulator",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public classes on first access, keeping ``import kycbridge_onfido`` light."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+@kycbridge.hookimpl
+def register_providers(register: Callable[[Any], None]) -> None:
+    """Register the ``onfido`` provider."""
+    from .provider import OnfidoProvider
+
+    register(OnfidoProvider())
+
+
+@kycbridge.hookimpl
+def register_simulators(register: Callable[[Any], None]) -> None:
+    """Register the ``onfido`` sandbox simulator."""
+    from .simulator import OnfidoSimulator
+
+    register(OnfidoSimulator())
