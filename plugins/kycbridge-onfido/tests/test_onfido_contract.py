@@ -6,11 +6,9 @@ and the simulator's): they are tested in ``test_onfido_ratelimit.py``.
 
 from __future__ import annotations
 
-import kycbridge_onfido
 import pytest
-from kycbridge_onfido.provider import OnfidoProvider
-from kycbridge_onfido.simulator import OnfidoSimulator
 
+import kycbridge_onfido
 from kycbridge import (
     AuthenticationError,
     KYCState,
@@ -20,6 +18,8 @@ from kycbridge import (
     RequestRejected,
     SubjectNotFound,
 )
+from kycbridge_onfido.provider import OnfidoProvider
+from kycbridge_onfido.simulator import OnfidoSimulator
 
 testing = pytest.importorskip("kycbridge.testing")
 

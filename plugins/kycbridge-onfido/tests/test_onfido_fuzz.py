@@ -8,19 +8,19 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-import kycbridge_onfido
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import kycbridge
+import kycbridge_onfido
+from kycbridge.errors import KYCBridgeError
+from kycbridge.sandbox import Replay, Sandbox, SimResponse
+from kycbridge.transport import Transport
 from kycbridge_onfido.errors import MAX_RETRY_AFTER
 from kycbridge_onfido.mapping import STATUSES
 from kycbridge_onfido.provider import OnfidoProvider
 from kycbridge_onfido.simulator import SANDBOX_API_TOKEN
-
-import kycbridge
-from kycbridge.errors import KYCBridgeError
-from kycbridge.sandbox import Replay, Sandbox, SimResponse
-from kycbridge.transport import Transport
 
 STATUS_CODES = [200, 201, 301, 400, 401, 403, 404, 409, 422, 429, 500, 502, 503, 504, 520]
 CONTENT_TYPES = ["application/json", "application/json; charset=utf-8", "text/plain",

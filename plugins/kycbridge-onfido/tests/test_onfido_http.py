@@ -9,17 +9,17 @@ import logging
 from collections.abc import Iterator
 from urllib.parse import quote
 
-import kycbridge_onfido
 import pytest
 import urllib3
-from kycbridge_onfido.provider import OnfidoProvider
-from kycbridge_onfido.simulator import SANDBOX_API_TOKEN, OnfidoSimulator, Step, workflow_run
 
 import kycbridge
+import kycbridge_onfido
 from kycbridge import KYCBridgeError, KYCState
 from kycbridge.report import report_to_dict
 from kycbridge.sandbox import Replay, Sandbox, SimResponse
 from kycbridge.testing import fast_transport
+from kycbridge_onfido.provider import OnfidoProvider
+from kycbridge_onfido.simulator import SANDBOX_API_TOKEN, OnfidoSimulator, Step, workflow_run
 
 S = KYCState
 RUN_ID = "f1a3c5e7-0000-4000-8000-1234567890ab"

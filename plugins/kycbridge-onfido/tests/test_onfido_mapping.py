@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from kycbridge import KYCState, MalformedResponse
 from kycbridge_onfido.details import (
     HIDDEN_FIELDS,
     OnfidoDetails,
@@ -18,8 +20,6 @@ from kycbridge_onfido.details import (
 from kycbridge_onfido.mapping import STATUS_MAP, STATUSES
 from kycbridge_onfido.provider import OnfidoProvider
 from kycbridge_onfido.simulator import Step, workflow_run
-
-from kycbridge import KYCState, MalformedResponse
 
 S = KYCState
 PROVIDER = OnfidoProvider()

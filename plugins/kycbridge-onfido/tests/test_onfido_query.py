@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 
-import kycbridge_onfido
 import pytest
+
+import kycbridge
+import kycbridge_onfido
+from kycbridge import InvalidQuery
+from kycbridge.provider import build_query, load_settings
 from kycbridge_onfido.provider import OnfidoProvider
 from kycbridge_onfido.query import (
     API_TOKEN_ENV,
@@ -14,10 +18,6 @@ from kycbridge_onfido.query import (
     region_url,
     token_environment,
 )
-
-import kycbridge
-from kycbridge import InvalidQuery
-from kycbridge.provider import build_query, load_settings
 
 RUN_ID = "f1a3c5e7-0000-4000-8000-1234567890ab"
 PROVIDER = OnfidoProvider()

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 
-import kycbridge_onfido
 import urllib3
-from kycbridge_onfido.provider import RATE_LIMIT, OnfidoProvider
-from kycbridge_onfido.simulator import SANDBOX_API_TOKEN, OnfidoSimulator
 
 import kycbridge
+import kycbridge_onfido
 from kycbridge.sandbox import Sandbox, SimRequest
 from kycbridge.transport import Transport
+from kycbridge_onfido.provider import RATE_LIMIT, OnfidoProvider
+from kycbridge_onfido.simulator import SANDBOX_API_TOKEN, OnfidoSimulator
 
 RUN = "wfr-instant-approved"
 AUTH = {"authorization": f"Token token={SANDBOX_API_TOKEN}"}
