@@ -207,7 +207,15 @@ class _Handler(BaseHTTPRequestHandler):
         name, slash, below = rest.partition("/")
         simulator = self.server.sandbox.simulators.get(name)
         if simulator is None:
-            self._send(SimResponse.json(404, {"error": "no simulator at this prefix"}))
+            # Plain text, so no provider can take it for its own JSON error body: every
+            # error table reads it as a wrong URL ("check base_url"), never "not found".
+            self._send(
+                SimResponse(
+                    404,
+                    b"kycbridge sandbox: no simulator at this prefix",
+                    content_type="text/plain",
+                )
+            )
             return
         self._simulator_name = name
         request = SimRequest(

@@ -8,9 +8,8 @@ confirmed: Didit's API answers ``{"detail": "..."}`` (Django REST framework's sh
 errors and ``{"error": "..."}`` on some. Either, as a string, is Didit's own error body and
 becomes ``provider_message``; any other body (HTML, text, empty, another JSON object) is not
 Didit's: a 404 without it says "check base_url", and 429 and 5xx keep their type whatever
-the body. The kycbridge sandbox's own 404, ``{"error": "no simulator at /v3"}`` for a base URL
-without its ``/didit`` prefix, has Didit's shape: an override row makes it a
-``MalformedResponse`` saying "check base_url" too.
+the body. The kycbridge sandbox's own 404 for a base URL without its ``/didit`` prefix is plain
+text, so it says "check base_url" too.
 """
 
 from __future__ import annotations
@@ -20,8 +19,6 @@ from typing import Any
 from kycbridge import (
     AuthenticationError,
     ErrorTable,
-    MalformedResponse,
-    Override,
     ProviderUnavailable,
     RateLimited,
     RequestRejected,
@@ -90,14 +87,6 @@ ERROR_TABLE = ErrorTable(
         ProviderUnavailable: "Didit is unavailable",
     },
     body=read_error_body,
-    overrides=(
-        Override(
-            MalformedResponse,
-            status=404,
-            message=r"^no simulator at /",
-            summary="not Didit's API (the kycbridge sandbox): the URL looks wrong, check base_url",
-        ),
-    ),
     request_id_headers=("x-request-id",),  # not documented: read when present
     max_retry_after=MAX_RETRY_AFTER,
 )

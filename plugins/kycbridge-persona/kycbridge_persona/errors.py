@@ -6,8 +6,8 @@ Body: Persona answers errors in JSON:API form, ``{"errors": [{"title", "details"
 {"pointer"}}]}`` (note ``details``, not JSON:API's usual ``detail``). A body whose
 ``errors`` is an array is Persona's own; the first error's ``title`` becomes
 ``provider_code`` and its ``details`` ``provider_message`` (``detail`` is read too, when
-``details`` is absent). Any other body (HTML, text, empty, another JSON object such as the
-sandbox's ``{"error": "no simulator at /inquiries"}`` when ``base_url`` lacks its
+``details`` is absent). Any other body (HTML, text, empty, another JSON object such as a
+gateway's ``{"error": "not found"}``, or the sandbox's text when ``base_url`` lacks its
 ``/persona`` prefix) is a ``MalformedResponse``, except for 429 and 5xx, which keep their
 type. A 404 without Persona's body says "check base_url".
 

@@ -7,7 +7,7 @@ Bodies: StarkFi's errors come in its envelope ``{"statusCode", "success": false,
 Both have a string ``message``: that is StarkFi's own error body. The envelope's ``status``
 (or the 429 body's ``code``) becomes ``provider_code`` and its ``message``
 ``provider_message``. Any other body (HTML, text, empty, or JSON without a ``message``, such
-as the sandbox's ``{"error": "no simulator at /kyc"}`` when ``base_url`` lacks its
+as a gateway's ``{"error": "not found"}``, or the sandbox's text when ``base_url`` lacks its
 ``/starkfi`` prefix) is a ``MalformedResponse``, except for 429 and 5xx, which keep their
 type. A 404 without StarkFi's body says "check base_url".
 """

@@ -6,7 +6,7 @@ Body: Veriff's errors are JSON objects whose ``status`` is ``"fail"`` (400, 401,
 The other field names are unconfirmed: ``code`` (a number, or digits as text) and
 ``message`` are read when present, and nothing else is required, so a ``fail`` body without
 them is still Veriff's (:func:`read_error_body`). Any other body (HTML, text, empty, or JSON
-without ``"status": "fail"``, such as the sandbox's ``{"error": "no simulator at /v1"}`` when
+without ``"status": "fail"``, such as a gateway's ``{"error": "not found"}`` when
 ``base_url`` lacks its ``/veriff`` prefix) is a ``MalformedResponse``, except for 429 and 5xx,
 which keep their type. A 404 without Veriff's body says "check base_url".
 
