@@ -19,7 +19,7 @@ import attrs
 from .errors import RateLimited
 from .plugins import PluginRegistry, ProviderInfo
 from .provider import KYCStatusProvider, build_query, load_settings
-from .ratelimit import RateLimiter
+from .ratelimit import Limiter, LimiterFactory, default_limiter
 from .report import StatusReport
 from .states import KYCState, is_expected
 from .transport import Transport
@@ -34,7 +34,7 @@ class _Route:
     """A provider and the limiter every call to it goes through, resolved once per bridge."""
 
     provider: KYCStatusProvider
-    limiter: RateLimiter | None
+    limiter: Limiter | None
 
 
 class Bridge:
@@ -46,6 +46,9 @@ class Bridge:
     of env ``KYCBRIDGE_<PROVIDER>_<SETTING>`` and the defaults.
     ``hooks``: objects implementing event hooks (``status_observed``, ``state_changed``).
     ``transport``: a :class:`Transport` to share (default: a new one).
+    ``limiter_factory``: makes each provider's rate limiter, ``factory(name, rate)`` (default:
+    an in-process :class:`~kycbridge.ratelimit.RateLimiter`; a limiter shared by processes:
+    ``kycbridge.tracking.limiters``).
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class Bridge:
         hooks: Iterable[object] = (),
         transport: Transport | None = None,
         env: Mapping[str, str] | None = None,
+        limiter_factory: LimiterFactory | None = None,
     ) -> None:
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.registry = PluginRegistry(plugins or (), entry_points=plugins is None, env=self.env)
@@ -67,6 +71,7 @@ class Bridge:
         self._settings: dict[str, Any] = {}
         self._last: OrderedDict[tuple[str, str | None], KYCState] = OrderedDict()
         self._lock = threading.Lock()
+        self.limiter_factory: LimiterFactory = limiter_factory or default_limiter
 
     def __repr__(self) -> str:
         return f"<Bridge transport={self.transport!r}>"
@@ -102,7 +107,7 @@ class Bridge:
         """Build and validate a query for provider ``name`` (raises ``InvalidQuery``)."""
         return build_query(self.provider(name), fields, self.env)
 
-    def rate_limiter(self, name: str) -> RateLimiter | None:
+    def rate_limiter(self, name: str) -> Limiter | None:
         """The limiter every call to provider ``name`` goes through (``None``: no limit)."""
         return self._route(name).limiter
 
@@ -116,7 +121,7 @@ class Bridge:
         with self._lock:
             route = self._routes.get(name)
             if route is None:  # another thread may have made it meanwhile: keep that one
-                route = _Route(provider, RateLimiter(rate) if rate else None)
+                route = _Route(provider, self.limiter_factory(name, rate) if rate else None)
                 self._routes[name] = route
         return route
 

@@ -6,10 +6,35 @@ import collections
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
-__all__ = ["RateLimiter"]
+__all__ = ["Limiter", "LimiterFactory", "RateLimiter"]
 
 _KEEP_GRANTS = 1000
+
+
+@runtime_checkable
+class Limiter(Protocol):
+    """What a :class:`~kycbridge.Bridge` needs of a rate limiter (:class:`RateLimiter` is one).
+
+    A limiter shared by several processes (``kycbridge.tracking.limiters``) implements the
+    same two methods.
+    """
+
+    def acquire(self) -> float:
+        """Wait for this caller's slot; return the seconds waited."""
+
+    def defer(self, seconds: float) -> None:
+        """Push every caller back by at least ``seconds`` (after a provider's Retry-After)."""
+
+
+LimiterFactory = Callable[[str, float], Limiter]
+"""Makes the limiter for a provider: ``factory(provider_name, rate_per_second)``."""
+
+
+def default_limiter(provider: str, rate: float) -> Limiter:
+    """The in-process default: a :class:`RateLimiter` of ``rate`` per second."""
+    return RateLimiter(rate)
 
 
 class RateLimiter:
