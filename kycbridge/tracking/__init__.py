@@ -9,6 +9,8 @@ See ``docs/tracking.md``. The backends' drivers (psycopg, redis) are imported on
 ``postgresql://`` or ``redis://`` URL is used.
 """
 
+from .policy import DEFAULT_INTERVALS, Policy
+from .scheduler import Outcome, Scheduler
 from .store import (
     DuplicateSubject,
     Observation,
@@ -19,14 +21,21 @@ from .store import (
     default_sqlite_path,
     open_store,
 )
+from .tracker import Tracker, stored_fields
 
 __all__ = [
+    "DEFAULT_INTERVALS",
     "DuplicateSubject",
     "Observation",
+    "Outcome",
+    "Policy",
     "Recorded",
+    "Scheduler",
     "Store",
     "StoreUnavailable",
     "Subject",
+    "Tracker",
     "default_sqlite_path",
     "open_store",
+    "stored_fields",
 ]
