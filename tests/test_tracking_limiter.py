@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
-from tracking_support import REDIS_URL, redis_prefix  # noqa: F401
+from tracking_support import REDIS_URL, redis_key_prefix
 
 import kycbridge
 from kycbridge.ratelimit import Limiter, RateLimiter
@@ -20,6 +22,11 @@ from kycbridge.tracking.limiters import (
 )
 
 US = 1e-6
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    yield from redis_key_prefix()
 
 
 def client() -> Any:
@@ -48,7 +55,7 @@ def test_concurrent_acquires_get_distinct_evenly_spaced_slots(redis_prefix: str)
     slots = sorted(s for lim in limiters for s in lim.granted)
     assert len(slots) == 200 and len(set(slots)) == 200
     interval = 1.02 / 50.0
-    gaps = [b - a for a, b in zip(slots, slots[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
     assert min(gaps) >= interval - 2 * US  # never two calls closer than the interval
 
 

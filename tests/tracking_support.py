@@ -48,14 +48,8 @@ def pg_schema_url() -> Iterator[str]:
         admin.close()
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    yield from pg_schema_url()
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A key prefix of this test's own on the test Redis; its keys are deleted afterwards."""
+def redis_key_prefix() -> Iterator[str]:
+    """A key prefix of its own on the test Redis; its keys are deleted when it closes."""
     import redis
 
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)

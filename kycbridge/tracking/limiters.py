@@ -174,6 +174,7 @@ class RedisLimiterFactory:
         return f"{self.prefix}ratelimit:{provider}:{who}"
 
     def __call__(self, provider: str, rate: float) -> Limiter:
+        """The limiter for ``provider`` at ``rate`` calls per second."""
         return RedisLimiter(
             self.client, self.key(provider), rate, clock=self.clock, sleep=self.sleep
         )
