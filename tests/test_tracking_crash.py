@@ -15,11 +15,11 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from kycbridge_starkfi.simulator import StarkFiSimulator
 from tracking_support import REDIS_URL, pg_schema_url, redis_key_prefix
 
 from kycbridge.sandbox import Sandbox
 from kycbridge.tracking import open_store
+from kycbridge_starkfi.simulator import StarkFiSimulator
 
 GOOD = [
     "approved",
