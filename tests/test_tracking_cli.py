@@ -141,3 +141,25 @@ def test_durations() -> None:
             cli.parse_duration(bad)
     assert cli.parse_since("1h", 10_000.0) == 6400.0
     assert cli.parse_since("1970-01-01T01:00:00", 0) == 3600.0
+
+
+def test_importable_without_the_extras() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['psycopg'] = None; sys.modules['psycopg_pool'] = None;"
+        " sys.modules['redis'] = None\n"
+        "import kycbridge, kycbridge.tracking, kycbridge.tracking.cli\n"
+        "from kycbridge.tracking.limiters import limiter_factory\n"
+        "for make in (lambda: kycbridge.tracking.open_store('postgresql://db/x'),"
+        " lambda: limiter_factory('redis://127.0.0.1/0')):\n"
+        "    try:\n"
+        "        make()\n"
+        "    except kycbridge.InvalidQuery as exc:\n"
+        "        print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "install kycbridge[postgres]" in done.stdout
+    assert "install kycbridge[redis]" in done.stdout
