@@ -20,7 +20,7 @@ import attrs
 from .errors import ProviderUnavailable, RateLimited
 from .plugins import PluginRegistry, ProviderInfo
 from .provider import KYCStatusProvider, build_query, load_settings
-from .ratelimit import RateLimiter
+from .ratelimit import Limiter, LimiterFactory, default_limiter
 from .report import StatusReport, report_from_dict
 from .states import KYCState, is_expected
 from .transport import Transport
@@ -35,7 +35,7 @@ class _Route:
     """A provider and the limiter every call to it goes through, resolved once per bridge."""
 
     provider: KYCStatusProvider
-    limiter: RateLimiter | None
+    limiter: Limiter | None
 
 
 class Bridge:
@@ -50,6 +50,9 @@ class Bridge:
     ``timeout``: overall seconds per call (rate-limit wait, connecting, the answer, retries
     and their waits), for :meth:`status` and :meth:`fetch` without a ``deadline``; default
     ``None``: the transport's own ``call_timeout`` per request.
+    ``limiter_factory``: makes each provider's rate limiter, ``factory(name, rate)`` (default:
+    an in-process :class:`~kycbridge.ratelimit.RateLimiter`; a limiter shared by processes:
+    ``kycbridge.tracking.limiters``).
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class Bridge:
         transport: Transport | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        limiter_factory: LimiterFactory | None = None,
     ) -> None:
         if timeout is not None and not timeout > 0:
             raise ValueError("timeout must be positive (or None)")
@@ -76,6 +80,7 @@ class Bridge:
         self._settings: dict[str, Any] = {}
         self._last: OrderedDict[tuple[str, str | None], KYCState] = OrderedDict()
         self._lock = threading.Lock()
+        self.limiter_factory: LimiterFactory = limiter_factory or default_limiter
 
     def __repr__(self) -> str:
         return f"<Bridge transport={self.transport!r}>"
@@ -115,7 +120,7 @@ class Bridge:
         """Rebuild a report from its JSON form, its details typed by this bridge's provider."""
         return report_from_dict(data, details_types=self.registry.details_types())
 
-    def rate_limiter(self, name: str) -> RateLimiter | None:
+    def rate_limiter(self, name: str) -> Limiter | None:
         """The limiter every call to provider ``name`` goes through (``None``: no limit)."""
         return self._route(name).limiter
 
@@ -129,7 +134,7 @@ class Bridge:
         with self._lock:
             route = self._routes.get(name)
             if route is None:  # another thread may have made it meanwhile: keep that one
-                route = _Route(provider, RateLimiter(rate) if rate else None)
+                route = _Route(provider, self.limiter_factory(name, rate) if rate else None)
                 self._routes[name] = route
         return route
 
@@ -181,7 +186,7 @@ class Bridge:
                 seconds = getattr(transport, "call_timeout", None)
                 deadline = None if seconds is None else time.monotonic() + seconds
             try:
-                limiter.acquire(deadline)
+                limiter.acquire(None if deadline is None else deadline - time.monotonic())
             except TimeoutError as exc:
                 raise ProviderUnavailable(
                     f"no answer within the deadline: the rate limit allows none before it ({exc})",

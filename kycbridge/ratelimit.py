@@ -6,10 +6,40 @@ import collections
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
-__all__ = ["RateLimiter"]
+__all__ = ["Limiter", "LimiterFactory", "RateLimiter"]
 
 _KEEP_GRANTS = 1000
+
+
+@runtime_checkable
+class Limiter(Protocol):
+    """What a :class:`~kycbridge.Bridge` needs of a rate limiter (:class:`RateLimiter` is one).
+
+    A limiter shared by several processes (``kycbridge.tracking.limiters``) implements the
+    same two methods.
+    """
+
+    def acquire(self, max_wait: float | None = None) -> float:
+        """Wait for this caller's slot; return the seconds waited.
+
+        ``max_wait``: when the next slot is more than this many seconds away, raise
+        :class:`TimeoutError` at once, without taking the slot or waiting (the caller's
+        deadline: any clock can measure a duration).
+        """
+
+    def defer(self, seconds: float) -> None:
+        """Push every caller back by at least ``seconds`` (after a provider's Retry-After)."""
+
+
+LimiterFactory = Callable[[str, float], Limiter]
+"""Makes the limiter for a provider: ``factory(provider_name, rate_per_second)``."""
+
+
+def default_limiter(provider: str, rate: float) -> Limiter:
+    """The in-process default: a :class:`RateLimiter` of ``rate`` per second."""
+    return RateLimiter(rate)
 
 
 class RateLimiter:
@@ -47,16 +77,16 @@ class RateLimiter:
     def __repr__(self) -> str:
         return f"RateLimiter(rate={self.rate})"
 
-    def acquire(self, deadline: float | None = None) -> float:
+    def acquire(self, max_wait: float | None = None) -> float:
         """Wait for this caller's slot; return the seconds waited.
 
-        ``deadline``: a value of this limiter's clock; when the next slot comes after it,
-        raise :class:`TimeoutError` at once, without taking the slot or waiting.
+        ``max_wait``: when the next slot is more than this many seconds away, raise
+        :class:`TimeoutError` at once, without taking the slot or waiting.
         """
         with self._lock:
             now = self._clock()
             slot = max(now, self._next)
-            if deadline is not None and slot > deadline:
+            if max_wait is not None and slot - now > max_wait:
                 raise TimeoutError(f"the next slot is {slot - now:.3g} s away")
             self._next = slot + self.interval
             self.granted.append(slot)

@@ -152,9 +152,9 @@ def test_the_rate_limiters_wait_counts_against_the_deadline(kycbridge_hostile):
 def test_rate_limiter_refuses_a_slot_past_the_deadline():
     now = [100.0]
     limiter = RateLimiter(1.0, clock=lambda: now[0], sleep=lambda s: None)
-    assert limiter.acquire(deadline=101) == 0
+    assert limiter.acquire(max_wait=1) == 0
     with pytest.raises(TimeoutError):
-        limiter.acquire(deadline=100.5)  # the next slot is at 101.02
+        limiter.acquire(max_wait=0.5)  # the next slot is 1.02 s away
     assert limiter.acquire() == pytest.approx(1.02)  # the refused slot was not taken
 
 

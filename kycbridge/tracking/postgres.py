@@ -1,0 +1,119 @@
+"""The PostgreSQL store: many workers on many machines, psycopg 3 and a connection pool.
+
+Needs the ``postgres`` extra (``pip install 'kycbridge[postgres]'``). Claims take due rows
+with ``FOR UPDATE SKIP LOCKED``, so workers never wait on each other's rows; a record locks
+its subject's row (``SELECT ... FOR UPDATE``) for its compare-and-set. Migrations run under
+a transaction-scoped advisory lock.
+"""
+
+# ruff: noqa: S608 - SQL text is built from constants only; values are always parameters
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ..errors import InvalidQuery
+from ._sql import SUBJECT_COLUMNS, SQLStore
+from .store import StoreUnavailable, redact_url
+
+__all__ = ["MIGRATION_LOCK", "PostgresStore"]
+
+MIGRATION_LOCK = 0x6B79_6362_7472
+"""The advisory lock key held while migrating (``kycbtr``)."""
+CONNECT_TIMEOUT = 10.0
+"""Seconds to wait for the first connection when opening."""
+
+
+def _modules() -> tuple[Any, Any]:
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError:
+        raise InvalidQuery(
+            "a postgresql:// database needs psycopg 3: install kycbridge[postgres]"
+        ) from None
+    return psycopg, psycopg_pool
+
+
+class PostgresStore(SQLStore):
+    """A :class:`~kycbridge.tracking.store.Store` in PostgreSQL (``postgresql://...``).
+
+    ``max_connections``: the pool's size (one per worker thread is enough). The URL may
+    carry libpq options, e.g. ``?options=-csearch_path%3Dkyc`` for a schema of its own.
+    ``upto``: migrate no further than this schema version (tests of migrations).
+    """
+
+    dialect = "postgresql"
+    lock_suffix = " FOR UPDATE"
+    same_as = "IS NOT DISTINCT FROM"
+
+    def __init__(self, url: str, *, max_connections: int = 16, upto: int | None = None) -> None:
+        psycopg, psycopg_pool = _modules()
+        self._psycopg = psycopg
+        self.url = redact_url(url)
+        self._pool = psycopg_pool.ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(1, max_connections),
+            kwargs={"autocommit": True},
+            open=False,
+            name="kycbridge-tracking",
+        )
+        try:
+            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+        except Exception as exc:
+            self._pool.close()
+            raise StoreUnavailable(f"cannot connect to {self.url} ({type(exc).__name__})") from None
+        self.migrate(upto=upto)
+        self._load_key()
+
+    def __repr__(self) -> str:
+        return f"<PostgresStore {self.url}>"
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", "%s")
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            yield cur
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Any]:
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            yield cur
+
+    def _insert(self, cur: Any, text: str, params: Sequence[Any]) -> int:
+        cur.execute(self._sql(text) + " RETURNING id", tuple(params))
+        return int(cur.fetchone()[0])
+
+    def _lock_migrations(self, cur: Any) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+
+    def _claim_rows(
+        self, cur: Any, owner: str, now: float, expires: float, limit: int
+    ) -> list[Sequence[Any]]:
+        cur.execute(
+            "UPDATE subjects SET lease_owner = %s, lease_expires = %s WHERE id IN ("
+            " SELECT id FROM subjects WHERE next_check IS NOT NULL AND next_check <= %s"
+            " AND (lease_expires IS NULL OR lease_expires <= %s)"
+            " ORDER BY next_check, id LIMIT %s FOR UPDATE SKIP LOCKED)"
+            f" RETURNING {SUBJECT_COLUMNS}",
+            (owner, expires, now, now, limit),
+        )
+        rows: list[Sequence[Any]] = cur.fetchall()
+        return rows
+
+    def _after_forget(self) -> None:
+        """VACUUM both tables: the old row versions' space is reclaimed for reuse.
+
+        PostgreSQL does not zero freed space; see ``docs/tracking.md`` ("Forget").
+        """
+        with self._pool.connection() as conn:
+            conn.execute("VACUUM subjects, observations")
+
+    def close(self) -> None:
+        """Close the pool."""
+        self._pool.close()

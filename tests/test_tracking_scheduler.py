@@ -1,0 +1,267 @@
+"""The scheduler and the Tracker API over the loopback sandbox, with an injected clock."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tracking_support import FakeClock, pg_schema_url
+
+import kycbridge
+from kycbridge.sandbox import Sandbox
+from kycbridge.states import KYCState
+from kycbridge.tracking import DuplicateSubject, Policy, Tracker, open_store
+from kycbridge.transport import Transport
+
+TOKEN_ENV = {"KYCBRIDGE_TRANSAK_ACCESS_TOKEN": "sandbox-user-token"}
+FAST = Policy(jitter=0.0, backoff=2.0, failure_base=30.0, permanent_interval=7200.0, lease=60)
+APPROVED = "approved@sandbox.starkfi.test"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox.from_installed() as box:
+        yield box
+
+
+@pytest.fixture
+def bridge(sandbox: Sandbox) -> Iterator[kycbridge.Bridge]:
+    sandbox.reset()
+    transport = Transport(retries=0, read_timeout=5)
+    with sandbox.bridge(transport=transport, env=TOKEN_ENV) as made:
+        yield made
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'track.sqlite3'}"
+    else:
+        yield from pg_schema_url()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def tracker(db_url: str, bridge: kycbridge.Bridge, clock: FakeClock) -> Iterator[Tracker]:
+    with Tracker(db_url, bridge, FAST, clock) as made:
+        yield made
+
+
+class Hooks:
+    def __init__(self) -> None:
+        self.changes: list[tuple[Any, Any, bool]] = []
+        self.observed = 0
+        self.lock = threading.Lock()
+
+    @kycbridge.hookimpl
+    def state_changed(self, old: Any, new: Any, report: Any, anomaly: bool) -> None:
+        with self.lock:
+            self.changes.append((old, new, anomaly))
+
+    @kycbridge.hookimpl
+    def status_observed(self, report: Any) -> None:
+        with self.lock:
+            self.observed += 1
+
+
+def test_a_subject_is_followed_to_its_outcome(tracker: Tracker, clock: FakeClock) -> None:
+    hooks = Hooks()
+    tracker.bridge.plugin_manager.register(hooks)
+    subject = tracker.add("starkfi", email=APPROVED)
+    start = clock.now
+    for _ in range(6):
+        tracker.run_once()
+        due = tracker.get(subject.id).next_check
+        if due is None:
+            break
+        clock.now = due.timestamp()
+    history = tracker.history(subject.id)
+    assert [o.new_state.value for o in history] == [
+        "not_started",
+        "in_progress",
+        "in_review",
+        "approved",
+    ]
+    # recorded times are the injected clock's: not_started waits 3600 s, the others 600 s
+    assert [o.at.timestamp() - start for o in history] == [0, 3600, 4200, 4800]
+    done = tracker.get(subject.id)
+    assert done.final and done.state is KYCState.APPROVED and done.next_check is None
+    assert [(old, new) for old, new, _ in hooks.changes] == [
+        (None, KYCState.NOT_STARTED),
+        (KYCState.NOT_STARTED, KYCState.IN_PROGRESS),
+        (KYCState.IN_PROGRESS, KYCState.IN_REVIEW),
+        (KYCState.IN_REVIEW, KYCState.APPROVED),
+    ]
+    assert hooks.observed == 4  # final: never polled again
+    assert tracker.run_once() == 0
+
+
+def test_policy_intervals_and_backoff_while_nothing_changes(
+    tracker: Tracker, clock: FakeClock
+) -> None:
+    # wfr-not-submitted answers NOT_SUBMITTED forever: not_started, base 3600 s, x2 each time
+    s = tracker.add(
+        "transak", work_flow_run_id="wfr-not-submitted", access_token="sandbox-user-token"
+    )
+    t0 = clock.now
+    gaps = []
+    for _ in range(4):
+        assert tracker.run_once() == 1
+        after = tracker.get(s.id)
+        gaps.append(after.next_check.timestamp() - clock.now)
+        clock.now = after.next_check.timestamp()
+    assert gaps == [3600, 7200, 14400, 28800]
+    assert len(tracker.history(s.id)) == 1  # unchanged polls write no history
+    assert tracker.get(s.id).last_observed.timestamp() == t0 + 3600 + 7200 + 14400
+
+
+def test_secret_query_fields_are_never_stored(tracker: Tracker) -> None:
+    s = tracker.add("transak", work_flow_run_id="wfr-approved", access_token="sandbox-user-token")
+    assert dict(s.query) == {"work_flow_run_id": "wfr-approved"}
+    assert tracker.run_once() == 1  # the token came from env at poll time
+    assert tracker.get(s.id).state is KYCState.NOT_STARTED
+    with pytest.raises(DuplicateSubject):
+        tracker.add("transak", work_flow_run_id="wfr-approved", access_token="x" * 20)
+    with pytest.raises(kycbridge.InvalidQuery):
+        tracker.add("starkfi", email="not an email")
+
+
+def test_transient_errors_back_off_and_count(tracker: Tracker, clock: FakeClock) -> None:
+    s = tracker.add("starkfi", email="fault-503@sandbox.starkfi.test")
+    delays = []
+    for _ in range(3):
+        assert tracker.run_once() == 1
+        after = tracker.get(s.id)
+        delays.append(after.next_check.timestamp() - clock.now)
+        clock.now = after.next_check.timestamp()
+    assert delays == [30, 60, 120]
+    assert after.failures == 3 and after.last_error == "unavailable" and after.state is None
+    assert after.lease_owner is None
+
+
+@pytest.mark.parametrize(
+    ("provider", "fields", "kind"),
+    [
+        ("starkfi", {"email": "notfound@sandbox.starkfi.test"}, "not_found"),
+        ("starkfi", {"email": "fault-html@sandbox.starkfi.test"}, "malformed_response"),
+        ("transak", {"work_flow_run_id": "wfr-unauthorized"}, "authentication"),
+    ],
+)
+def test_permanent_errors_are_recorded_never_raised(
+    tracker: Tracker, clock: FakeClock, provider: str, fields: dict[str, str], kind: str
+) -> None:
+    token = {"access_token": "sandbox-user-token"} if provider == "transak" else {}
+    s = tracker.add(provider, **fields, **token)
+    assert tracker.run_once() == 1
+    after = tracker.get(s.id)
+    assert after.last_error == kind and after.failures == 1
+    assert after.next_check.timestamp() == clock.now + 7200
+
+
+def test_an_invalid_stored_query_is_a_permanent_error(
+    db_url: str, bridge: kycbridge.Bridge, clock: FakeClock
+) -> None:
+    store = open_store(db_url)
+    s = store.add("starkfi", {"email": "broken"}, "broken", now=clock.now)
+    with Tracker(bridge=bridge, policy=FAST, clock=clock, store=store) as tracker:
+        assert tracker.run_once() == 1
+        assert tracker.get(s.id).last_error == "invalid_query"
+
+
+def test_approved_is_rechecked_for_expiry_when_configured(
+    db_url: str, bridge: kycbridge.Bridge, clock: FakeClock
+) -> None:
+    policy = Policy(jitter=0.0, recheck_approved=86400.0)
+    with Tracker(db_url, bridge, policy, clock) as tracker:
+        s = tracker.add("starkfi", email="kyc-expired@sandbox.starkfi.test")  # OK, then expired
+        tracker.run_once()
+        assert tracker.get(s.id).state is KYCState.APPROVED
+        assert tracker.get(s.id).next_check.timestamp() == clock.now + 86400
+        clock.advance(86400)
+        tracker.run_once()
+        assert tracker.get(s.id).state is KYCState.EXPIRED
+        assert tracker.get(s.id).next_check is None
+
+
+def test_jitter_spreads_within_bounds() -> None:
+    policy = Policy(jitter=0.1)
+    rng = random.Random(7)
+    values = [policy.next_check(KYCState.IN_REVIEW, 0, 0.0, rng) for _ in range(200)]
+    assert all(540 <= v <= 660 for v in values) and len(set(values)) > 100
+    assert policy.retry_at(100, False, 0.0, rng) <= policy.failure_max
+    with pytest.raises(ValueError):
+        Policy(jitter=1.5)
+    with pytest.raises(ValueError):
+        Policy(intervals={"in_review": 0})
+    assert Policy(intervals={"in_review": 5}).interval(KYCState.IN_REVIEW) == 5
+
+
+def test_many_worker_threads_poll_each_due_subject_once(tracker: Tracker, clock: FakeClock) -> None:
+    hooks = Hooks()
+    tracker.bridge.plugin_manager.register(hooks)
+    ids = [
+        tracker.add("transak", work_flow_run_id=w, access_token="sandbox-user-token").id
+        for w in (
+            "wfr-approved",
+            "wfr-rejected",
+            "wfr-submitted",
+            "wfr-forms-required",
+            "wfr-unknown-status",
+            "wfr-not-submitted",
+        )
+    ]
+    assert tracker.run_once(workers=4) == len(ids)
+    assert tracker.run_once(workers=4) == 0  # all rescheduled in the future
+    assert len(hooks.changes) == len(ids)
+    for i in ids:
+        assert len(tracker.history(i)) == 1
+
+
+def test_background_start_and_stop(tracker: Tracker) -> None:
+    s = tracker.add("starkfi", email=APPROVED)
+    done = threading.Event()
+
+    class Seen:
+        @kycbridge.hookimpl
+        def status_observed(self, report: Any) -> None:
+            done.set()
+
+    tracker.bridge.plugin_manager.register(Seen())
+    tracker.start(workers=2, idle=0.05)
+    assert done.wait(30)
+    tracker.stop(timeout=30)
+    assert tracker.get(s.id).state is KYCState.NOT_STARTED
+    assert tracker.get(s.id).lease_owner is None
+
+
+def test_stop_releases_claims_not_yet_polled(
+    db_url: str, bridge: kycbridge.Bridge, clock: FakeClock
+) -> None:
+    from kycbridge.tracking import Scheduler
+
+    store = open_store(db_url)
+    for local in ("approved", "declined", "blocklisted", "abandoned", "expired"):
+        email = f"{local}@sandbox.starkfi.test"
+        store.add("starkfi", {"email": email}, email, now=clock.now)
+    stop = threading.Event()
+    scheduler = Scheduler(store, bridge, policy=FAST, clock=clock, batch=5)
+
+    class StopAfterOne:
+        @kycbridge.hookimpl
+        def status_observed(self, report: Any) -> None:
+            stop.set()
+
+    bridge.plugin_manager.register(StopAfterOne())
+    assert scheduler.poll_due(stop=stop) == 1
+    leased = [s for s in store.subjects() if s.lease_owner is not None]
+    assert leased == []
+    assert len(store.claim("other", now=clock.now, lease=60, limit=10)) == 4
+    store.close()
