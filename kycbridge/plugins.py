@@ -110,7 +110,8 @@ def _check_webhook(handler: Any) -> None:
     name = getattr(handler, "name", None)
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise ValueError(f"invalid webhook handler name {name!r} (want {NAME_PATTERN.pattern})")
-    if not callable(getattr(handler, "verify", None)) or not callable(getattr(handler, "parse", None)):
+    verify, parse = getattr(handler, "verify", None), getattr(handler, "parse", None)
+    if not (callable(verify) and callable(parse)):
         raise TypeError(f"webhook handler {name!r} lacks verify() or parse()")
 
 

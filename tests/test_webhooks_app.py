@@ -47,7 +47,11 @@ class TestToyWebhookContract(WebhookContract):
     provider_name = "hooktoy"
     settings = {"webhook_secret": SECRET}
     wrong_settings = {"webhook_secret": "whsec-someone-else-0123"}
-    statuses = [("OK", KYCState.APPROVED), ("NO", KYCState.REJECTED), ("WORKING", KYCState.IN_PROGRESS)]
+    statuses = [
+        ("OK", KYCState.APPROVED),
+        ("NO", KYCState.REJECTED),
+        ("WORKING", KYCState.IN_PROGRESS),
+    ]
     signature_headers = ("toy-signature",)
     now = NOW
 
@@ -63,6 +67,7 @@ class TestToyWebhookContract(WebhookContract):
 @contextlib.contextmanager
 def waitress_app(app: Any, **options: Any) -> Iterator[str]:
     server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=2, **options)
+
     def run() -> None:
         with contextlib.suppress(OSError):  # closing the socket ends the loop's select
             server.run()
@@ -76,7 +81,9 @@ def waitress_app(app: Any, **options: Any) -> Iterator[str]:
         thread.join(timeout=5)
 
 
-def make_app(settings: dict[str, Any] | None = None, **kwargs: Any) -> tuple[WebhookApp, Recorder, list[WebhookEvent]]:
+def make_app(
+    settings: dict[str, Any] | None = None, **kwargs: Any
+) -> tuple[WebhookApp, Recorder, list[WebhookEvent]]:
     recorder = Recorder()
     bridge = kycbridge.Bridge(
         [hooktoy_plugin],
@@ -90,7 +97,9 @@ def make_app(settings: dict[str, Any] | None = None, **kwargs: Any) -> tuple[Web
     return app, recorder, events
 
 
-def signed(event_id: str, status: str | None = "OK", *secrets: str, at: float = NOW, subject: str = "s-1"):
+def signed(
+    event_id: str, status: str | None = "OK", *secrets: str, at: float = NOW, subject: str = "s-1"
+):
     body = body_for(event_id, subject, status, at - 1)
     return {"toy-signature": sign(body, at, *(secrets or (SECRET,)))}, body
 
@@ -153,7 +162,10 @@ def test_accepted_events_fire_the_same_hooks_as_polled_ones():
         for n, status in enumerate(["WORKING", "OK"]):
             headers, body = signed(f"evt-h-{n}", status, at=NOW - 10 + n)
             assert post(f"{url}/webhooks/hooktoy", headers, body)[0] == 200
-    assert recorder.changes == [(None, KYCState.IN_PROGRESS), (KYCState.IN_PROGRESS, KYCState.APPROVED)]
+    assert recorder.changes == [
+        (None, KYCState.IN_PROGRESS),
+        (KYCState.IN_PROGRESS, KYCState.APPROVED),
+    ]
     assert [e.report.state for e in events if e.report] == [KYCState.IN_PROGRESS, KYCState.APPROVED]
 
 
@@ -161,7 +173,10 @@ def test_a_non_status_event_is_acknowledged_and_moves_no_state():
     app, recorder, events = make_app()
     headers, body = signed("evt-redact", None)
     with waitress_app(app) as url:
-        assert post(f"{url}/webhooks/hooktoy", headers, body) == (200, b'{"status": "acknowledged"}')
+        assert post(f"{url}/webhooks/hooktoy", headers, body) == (
+            200,
+            b'{"status": "acknowledged"}',
+        )
     assert [e.event_type for e in events] == ["subject.redacted"]
     assert events[0].report is None and not recorder.observed
 
@@ -188,8 +203,12 @@ def test_size_cap_declared_length_chunked_and_waitress_limits():
         sig = headers["toy-signature"].encode()
         chunked = (
             b"POST /webhooks/hooktoy HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-            b"toy-signature: " + sig + b"\r\nConnection: close\r\n\r\n"
-            + f"{len(small):x}\r\n".encode() + small + b"\r\n0\r\n\r\n"
+            b"toy-signature: "
+            + sig
+            + b"\r\nConnection: close\r\n\r\n"
+            + f"{len(small):x}\r\n".encode()
+            + small
+            + b"\r\n0\r\n\r\n"
         )
         assert _raw(url, chunked).startswith(b"HTTP/1.1 200")
         # chunked over the cap: refused
@@ -221,7 +240,12 @@ def test_wsgi_input_without_length_is_read_at_most_cap_plus_one():
     statuses = []
     app(environ, lambda s, h: statuses.append(s))
     assert statuses == ["413 Content Too Large"] and Stream.asked == 101
-    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/webhooks/hooktoy", "HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BytesIO(b"")}
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/webhooks/hooktoy",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "wsgi.input": io.BytesIO(b""),
+    }
     app(environ, lambda s, h: statuses.append(s))
     assert statuses[-1].startswith("411")
 
@@ -242,7 +266,9 @@ def test_401_body_says_nothing_useful_to_an_attacker(caplog):
     headers, body = signed("evt-bad", "OK", "whsec-wrong-0123456")
     stale = signed("evt-stale", at=NOW - 3600)
     with waitress_app(app) as url:
-        answers = {post(f"{url}/webhooks/hooktoy", h, b) for h, b in [(headers, body), stale, ({}, body)]}
+        answers = {
+            post(f"{url}/webhooks/hooktoy", h, b) for h, b in [(headers, body), stale, ({}, body)]
+        }
     assert answers == {(401, b'{"error":"unauthorized"}')}
     assert all("s-1" not in r.getMessage() and SECRET not in r.getMessage() for r in caplog.records)
 
@@ -251,7 +277,10 @@ def test_not_configured_is_503_so_the_provider_retries():
     app, _, _ = make_app(settings={})
     headers, body = signed("evt-nc")
     with waitress_app(app) as url:
-        assert post(f"{url}/webhooks/hooktoy", headers, body) == (503, b'{"error":"not_configured"}')
+        assert post(f"{url}/webhooks/hooktoy", headers, body) == (
+            503,
+            b'{"error":"not_configured"}',
+        )
 
 
 class Exploding:
@@ -288,7 +317,7 @@ def test_an_app_failure_is_500_and_the_retry_applies_the_event():
         if len(calls) == 1:
             raise RuntimeError("database down")
 
-    app, recorder, _ = make_app(on_event=on_event)
+    app, _, _ = make_app(on_event=on_event)
     headers, body = signed("evt-retry")
     with serve_wsgi(app) as url:
         assert post(f"{url}/webhooks/hooktoy", headers, body)[0] == 500
@@ -301,7 +330,10 @@ def test_concurrent_duplicates_are_applied_once():
     app, recorder, events = make_app()
     headers, body = signed("evt-concurrent")
     with waitress_app(app) as url:
-        threads = [threading.Thread(target=post, args=(f"{url}/webhooks/hooktoy", headers, body)) for _ in range(8)]
+        threads = [
+            threading.Thread(target=post, args=(f"{url}/webhooks/hooktoy", headers, body))
+            for _ in range(8)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -329,7 +361,14 @@ def test_the_toy_simulator_pushes_a_stale_timestamp_and_the_rest():
     with serve_wsgi(app) as url:
         results = push_simulators(url, [sim], now=NOW, attempts=2, sleep=lambda s: None)["hooktoy"]
     assert [(r.label, r.status, r.outcome) for r in results if not r.ok] == []
-    assert {r.expect for r in results} == {"accepted", "duplicate", "stale", "unauthorized", "acknowledged", "too_large"}
+    assert {r.expect for r in results} == {
+        "accepted",
+        "duplicate",
+        "stale",
+        "unauthorized",
+        "acknowledged",
+        "too_large",
+    }
     stale_ts = next(r for r in results if r.label == "stale timestamp")
     assert (stale_ts.status, stale_ts.attempts) == (401, 2)
 
@@ -341,7 +380,9 @@ def test_http_client_chunked_sender_sanity():
     with waitress_app(app) as url:
         host, port = url.removeprefix("http://").split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=10)
-        conn.request("POST", "/webhooks/hooktoy", body=iter([body[:10], body[10:]]), headers=headers)
+        conn.request(
+            "POST", "/webhooks/hooktoy", body=iter([body[:10], body[10:]]), headers=headers
+        )
         response = conn.getresponse()
         assert (response.status, json.loads(response.read())) == (200, {"status": "accepted"})
         conn.close()

@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -30,13 +29,19 @@ def parse(argv):
 def run(argv, bridge=None):
     out, err = io.StringIO(), io.StringIO()
     bridge = bridge or kycbridge.Bridge(
-        [kycbridge_transak], settings={"transak": {"partner_access_token": SANDBOX_PARTNER_TOKEN}}, env={}
+        [kycbridge_transak],
+        settings={"transak": {"partner_access_token": SANDBOX_PARTNER_TOKEN}},
+        env={},
     )
     code = cli.run(parse(argv), out, err, bridge=bridge)
     return code, out.getvalue(), err.getvalue()
 
 
-DATA = {"partnerUserId": "user-\x1b[31m-000042", "kycStatus": "APPROVED", "updatedAt": "2024-01-01T00:00:00Z"}
+DATA = {
+    "partnerUserId": "user-\x1b[31m-000042",
+    "kycStatus": "APPROVED",
+    "updatedAt": "2024-01-01T00:00:00Z",
+}
 
 
 @pytest.fixture
@@ -47,7 +52,9 @@ def good(tmp_path):
 
 
 def test_verify_a_valid_delivery(good):
-    code, out, err = run(["verify", "transak", "--body", good, "-H", "Content-Type: application/json"])
+    code, out, err = run(
+        ["verify", "transak", "--body", good, "-H", "Content-Type: application/json"]
+    )
     assert code == 0, err
     assert "transak KYC_APPROVED" in out and "approved (raw: APPROVED), final" in out
     assert DATA["partnerUserId"] not in out and "\x1b" not in out  # masked and escaped
@@ -59,9 +66,14 @@ def test_verify_a_valid_delivery(good):
 
 def test_verify_exit_codes(tmp_path, good):
     forged = tmp_path / "forged.json"
-    forged.write_bytes(webhook_body("KYC_APPROVED", DATA, key="another-key-0123456789abcdef0123456789"))
+    forged.write_bytes(
+        webhook_body("KYC_APPROVED", DATA, key="another-key-0123456789abcdef0123456789")
+    )
     assert run(["verify", "transak", "--body", str(forged)])[0] == 3
-    assert json.loads(run(["verify", "transak", "--body", str(forged), "--json"])[1])["error"] == "unauthorized"
+    assert (
+        json.loads(run(["verify", "transak", "--body", str(forged), "--json"])[1])["error"]
+        == "unauthorized"
+    )
     junk = tmp_path / "junk"
     junk.write_bytes(b"not json")
     assert run(["verify", "transak", "--body", str(junk)])[0] == 6
@@ -94,7 +106,9 @@ def test_serve_runs_the_receiver_and_prints_ndjson():
         url = f"http://127.0.0.1:{port}/webhooks/transak"
         assert post(url, {}, webhook_body("KYC_APPROVED", DATA))[0] == 200
         assert post(url, {}, webhook_body("ORDER_COMPLETED", {"id": "o"}))[0] == 200  # no line
-        assert post(url, {}, webhook_body("KYC_REJECTED", {**DATA, "kycStatus": "REJECTED"}))[0] == 200
+        assert (
+            post(url, {}, webhook_body("KYC_REJECTED", {**DATA, "kycStatus": "REJECTED"}))[0] == 200
+        )
         lines = [json.loads(proc.stdout.readline()) for _ in range(2)]
         assert [line["report"]["state"] for line in lines] == ["approved", "rejected"]
         assert lines[0]["event_type"] == "KYC_APPROVED"

@@ -120,7 +120,9 @@ class HookToyWebhooks:
         ]
 
 
-def body_for(event_id: str, subject: str, status: str | None, created: float, **extra: Any) -> bytes:
+def body_for(
+    event_id: str, subject: str, status: str | None, created: float, **extra: Any
+) -> bytes:
     payload: dict[str, Any] = {
         "id": event_id,
         "type": "status.updated" if status else "subject.redacted",
@@ -157,10 +159,19 @@ class HookToySimulator:
             signed("s-1 OK", body_for("evt_2", "s-1", "OK", now - 20)),
             signed("replay", first, "duplicate"),
             signed("older", body_for("evt_3", "s-1", "REVIEW", now - 25), "stale"),
-            signed("stale timestamp", body_for("evt_4", "s-2", "OK", now), "unauthorized", now - 3600),
-            Delivery("bad signature", {"toy-signature": sign(first, now, "nope-0123")}, first, "unauthorized"),
+            signed(
+                "stale timestamp", body_for("evt_4", "s-2", "OK", now), "unauthorized", now - 3600
+            ),
+            Delivery(
+                "bad signature",
+                {"toy-signature": sign(first, now, "nope-0123")},
+                first,
+                "unauthorized",
+            ),
             signed("redaction", body_for("evt_5", "s-1", None, now), "acknowledged"),
-            signed("too large", body_for("evt_6", "s-3", "OK", now, pad="x" * 300_000), "too_large"),
+            signed(
+                "too large", body_for("evt_6", "s-3", "OK", now, pad="x" * 300_000), "too_large"
+            ),
         ]
 
 

@@ -39,7 +39,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from kycbridge.bridge import Bridge
@@ -63,8 +64,10 @@ class _QuietHandler(WSGIRequestHandler):
 
 @contextlib.contextmanager
 def serve_wsgi(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve a WSGI ``app`` on loopback (stdlib :mod:`wsgiref`, one thread per request);
-    yield its base URL ``http://127.0.0.1:<port>``; stop on exit."""
+    """Serve a WSGI ``app`` on loopback; yield its base URL; stop on exit.
+
+    Stdlib :mod:`wsgiref`, one thread per request; the URL is ``http://127.0.0.1:<port>``.
+    """
     server = make_server(host, 0, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True
@@ -80,8 +83,10 @@ def serve_wsgi(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
 def post(
     url: str, headers: Mapping[str, str], body: bytes, *, method: str = "POST"
 ) -> tuple[int, bytes]:
-    """Send one request with exactly these headers and body (``Content-Length`` added unless
-    given); return the status and the body. 10 s timeout."""
+    """Send one request with exactly these headers and body; return the status and body.
+
+    ``Content-Length`` is added unless given. 10 s timeout.
+    """
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
     try:
@@ -177,23 +182,28 @@ class WebhookContract:
         settings: Mapping[str, Any],
         padding: int = 0,
     ) -> tuple[dict[str, str], bytes]:
-        """Headers and body of one delivery of ``status`` for ``subject``, as the provider
-        would send it at ``now``, signed with ``settings``' secret. ``event_id``: the event's
-        id (ignore it where the provider derives none); ``occurred_at``: the event time;
-        ``padding``: about this many extra bytes in the body (an unknown field)."""
+        """Headers and body of one delivery of ``status`` for ``subject``.
+
+        As the provider would send it at ``now``, signed with ``settings``' secret.
+        ``event_id``: the event's id (ignore it where the provider derives none);
+        ``occurred_at``: the event time; ``padding``: about this many extra bytes in the body
+        (an unknown field).
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement delivery()")
 
-    def tamper(self, headers: dict[str, str], body: bytes, subject: str) -> tuple[dict[str, str], bytes]:
-        """The delivery with its signed content changed, signature kept. Default: the
-        subject's last character replaced in the body."""
+    def tamper(
+        self, headers: dict[str, str], body: bytes, subject: str
+    ) -> tuple[dict[str, str], bytes]:
+        """The delivery with its signed content changed, signature kept.
+
+        Default: the subject's last character replaced in the body.
+        """
         changed = subject[:-1] + ("X" if subject[-1] != "X" else "Y")
         if subject.encode() not in body:
             raise NotImplementedError(f"{type(self).__name__} must implement tamper()")
         return headers, body.replace(subject.encode(), changed.encode(), 1)
 
-    def strip_signature(
-        self, headers: dict[str, str], body: bytes
-    ) -> tuple[dict[str, str], bytes]:
+    def strip_signature(self, headers: dict[str, str], body: bytes) -> tuple[dict[str, str], bytes]:
         """The delivery without its signature. Default: without :attr:`signature_headers`."""
         if not self.signature_headers:
             raise NotImplementedError(f"{type(self).__name__} must implement strip_signature()")
@@ -201,8 +211,11 @@ class WebhookContract:
         return {k: v for k, v in headers.items() if k.lower() not in names}, body
 
     def sign(self, body: bytes, now: float, settings: Mapping[str, Any]) -> dict[str, str] | None:
-        """Headers signing arbitrary ``body`` bytes, or ``None`` when the signature lives in
-        the body (then a body that is not JSON cannot be signed, and is sent as is)."""
+        """Headers signing arbitrary ``body`` bytes.
+
+        Or ``None`` when the signature lives in the body (then a body that is not JSON cannot be
+        signed, and is sent as is).
+        """
         return None
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -222,7 +235,10 @@ class WebhookContract:
     def _start(self) -> _Env:
         recorder = Recorder()
         bridge = Bridge(
-            [self.plugin], settings={self.provider_name: dict(self.settings)}, hooks=[recorder], env={}
+            [self.plugin],
+            settings={self.provider_name: dict(self.settings)},
+            hooks=[recorder],
+            env={},
         )
         events: list[WebhookEvent] = []
         app = WebhookApp(
@@ -237,7 +253,9 @@ class WebhookContract:
         """Where deliveries for the provider are posted."""
         return f"{self._env.url}/webhooks/{self.provider_name}"
 
-    def make(self, status: str | None = None, **overrides: Any) -> tuple[dict[str, str], bytes, str]:
+    def make(
+        self, status: str | None = None, **overrides: Any
+    ) -> tuple[dict[str, str], bytes, str]:
         """A fresh delivery (unique subject and event id): headers, body, subject."""
         n = next(_serial)
         subject = overrides.pop("subject", f"contract-subject-{n:06d}")
@@ -261,12 +279,14 @@ class WebhookContract:
 
     # -- the contract ------------------------------------------------------------------------
     def test_the_handler_is_registered(self) -> None:
+        """The handler is registered."""
         assert self.provider_name in self._env.app.handlers
         handler = self._env.app.handlers[self.provider_name]
         assert handler.tolerance is None or handler.tolerance > 0
 
     @pytest.mark.parametrize("index", range(8))
     def test_a_valid_delivery_is_accepted_with_the_right_report(self, index: int) -> None:
+        """A valid delivery is accepted with the right report."""
         if index >= len(self.statuses):
             return
         word, state = self.statuses[index]
@@ -283,17 +303,20 @@ class WebhookContract:
         assert self._env.recorder.changes == [(None, state)]
 
     def test_a_tampered_body_is_refused(self) -> None:
+        """A tampered body is refused."""
         headers, body, subject = self.make()
         headers, body = self.tamper(headers, body, subject)
         assert self.send(headers, body) == (401, {"error": "unauthorized"})
         assert not self._env.events and not self._env.recorder.observed
 
     def test_another_secret_is_refused(self) -> None:
+        """Another secret is refused."""
         headers, body, _ = self.make(settings=self.wrong_settings)
         assert self.send(headers, body) == (401, {"error": "unauthorized"})
         assert not self._env.events
 
     def test_a_missing_signature_is_refused(self) -> None:
+        """A missing signature is refused."""
         headers, body, _ = self.make()
         headers, body = self.strip_signature(headers, body)
         assert self.send(headers, body) == (401, {"error": "unauthorized"})
@@ -301,6 +324,7 @@ class WebhookContract:
 
     @pytest.mark.parametrize("direction", [-1, 1], ids=["stale", "future"])
     def test_a_signed_time_out_of_tolerance_is_refused(self, direction: int) -> None:
+        """A signed time out of tolerance is refused."""
         tolerance = self._env.app.handlers[self.provider_name].tolerance
         if tolerance is None:
             return  # the provider signs no time
@@ -312,6 +336,7 @@ class WebhookContract:
         assert self.send(headers, body)[0] == 200
 
     def test_a_replayed_event_is_acknowledged_and_not_applied_twice(self) -> None:
+        """A replayed event is acknowledged and not applied twice."""
         headers, body, _ = self.make()
         assert self.send(headers, body) == (200, {"status": "accepted"})
         assert self.send(headers, body) == (200, {"status": "duplicate"})
@@ -319,6 +344,7 @@ class WebhookContract:
         assert len(self._env.recorder.observed) == 1
 
     def test_an_older_event_is_acknowledged_and_not_applied(self) -> None:
+        """An older event is acknowledged and not applied."""
         (new_word, new_state), (old_word, _) = self.statuses[0], self.statuses[-1]
         n = next(_serial)
         subject = f"contract-order-{n:06d}"
@@ -329,22 +355,26 @@ class WebhookContract:
         assert [r.state for r in self._env.recorder.observed] == [new_state]
 
     def test_an_oversized_body_is_refused(self) -> None:
+        """An oversized body is refused."""
         headers, body, _ = self.make(padding=self.max_body + 1)
         assert len(body) > self.max_body
         assert self.send(headers, body) == (413, {"error": "too_large"})
 
     def test_a_body_that_is_not_json_is_malformed(self) -> None:
+        """A body that is not json is malformed."""
         body = b"<html>not json</html>"
         headers = self.sign(body, self.now, self.settings) or {}
         assert self.send(headers, body) == (400, {"error": "malformed"})
 
     def test_only_post_and_only_known_providers(self) -> None:
+        """Only post and only known providers."""
         headers, body, _ = self.make()
         assert post(self.url, headers, body, method="GET")[0] == 405
         assert post(self.url + "x", headers, body)[0] == 404
         assert not self._env.events
 
     def test_nothing_personal_or_secret_is_logged(self, caplog: pytest.LogCaptureFixture) -> None:
+        """Nothing personal or secret is logged."""
         caplog.set_level(logging.DEBUG, logger="kycbridge")
         headers, body, subject = self.make()
         self.send(headers, body)
@@ -369,14 +399,16 @@ class WebhookContract:
         b"".join(self._env.app(environ, lambda status, _headers: statuses.append(status)))
         return int(statuses[0].split()[0])
 
-    @settings(suppress_health_check=list(HealthCheck), deadline=None)
+    @hypothesis_settings(suppress_health_check=list(HealthCheck), deadline=None)
     @given(
         body=st.one_of(
             st.binary(max_size=512),
             st.recursive(
                 st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                lambda children: st.lists(children, max_size=4)
-                | st.dictionaries(st.text(max_size=10), children, max_size=4),
+                lambda children: (
+                    st.lists(children, max_size=4)
+                    | st.dictionaries(st.text(max_size=10), children, max_size=4)
+                ),
                 max_leaves=10,
             ).map(lambda v: json.dumps(v).encode()),
             st.dictionaries(
@@ -393,11 +425,13 @@ class WebhookContract:
     def test_no_body_or_header_gives_a_server_error(
         self, body: bytes, headers: dict[str, str]
     ) -> None:
+        """No body or header gives a server error."""
         assert self._call(headers, body) < 500
 
-    @settings(suppress_health_check=list(HealthCheck), deadline=None)
+    @hypothesis_settings(suppress_health_check=list(HealthCheck), deadline=None)
     @given(data=st.data())
     def test_mutated_deliveries_never_give_a_server_error(self, data: st.DataObject) -> None:
+        """Mutated deliveries never give a server error."""
         headers, body, _ = self.make()
         if body:
             i = data.draw(st.integers(0, len(body) - 1))

@@ -50,8 +50,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_BODY",
-    "DeliveryRefused",
     "PATH_PREFIX",
+    "DeliveryRefused",
     "MemorySeenStore",
     "SeenStore",
     "WebhookApp",
@@ -86,15 +86,19 @@ class SeenStore(Protocol):
         """Forget a claimed event (applying it failed: the provider's retry must apply it)."""
 
     def advance(self, provider: str, subject: str, occurred_at: dt.datetime) -> bool:
-        """Record ``occurred_at`` as the subject's last applied event time, unless an event
-        applied before happened later: then change nothing and return ``False``."""
+        """Record ``occurred_at`` as the subject's last applied event time.
+
+        Unless an event applied before happened later: then change nothing and return ``False``.
+        """
 
 
 class MemorySeenStore:
-    """A thread-safe, in-memory :class:`SeenStore`, least recently used entries dropped
-    beyond ``max_events`` event ids and ``max_subjects`` subjects (so memory is bounded; a
-    replay older than that many events is applied again, which the state tracking of
-    :meth:`Bridge.observe` sees as no change)."""
+    """A thread-safe, in-memory :class:`SeenStore`, least recently used entries dropped.
+
+    At most ``max_events`` event ids and ``max_subjects`` subjects are kept, so memory is
+    bounded; a replay older than that many events is applied again, which the state tracking
+    of :meth:`Bridge.observe` sees as no change.
+    """
 
     def __init__(self, max_events: int = 100_000, max_subjects: int = 100_000) -> None:
         if max_events < 1 or max_subjects < 1:
@@ -204,9 +208,7 @@ class WebhookApp:
         self.seen: SeenStore = seen if seen is not None else MemorySeenStore()
         self.max_body = max_body
         self.clock = clock
-        self.handlers: dict[str, WebhookHandler] = {
-            h.name: h for h in bridge.registry.webhooks()
-        }
+        self.handlers: dict[str, WebhookHandler] = {h.name: h for h in bridge.registry.webhooks()}
         self.counts: Counter[str] = Counter()
         """Answers given, by outcome (``accepted``, ``duplicate``...) or HTTP status."""
         self._lock = threading.Lock()
@@ -219,7 +221,9 @@ class WebhookApp:
             self.counts[what] += 1
 
     # -- WSGI --------------------------------------------------------------------------------
-    def __call__(self, environ: Mapping[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(
+        self, environ: Mapping[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
         """Answer one request (WSGI)."""
         name = "-"
         try:

@@ -13,6 +13,7 @@ read); 3 bad signature; 6 malformed delivery; 7 no webhook handler for the provi
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 import time
@@ -143,7 +144,7 @@ def _serve(args: argparse.Namespace, out: IO[str], err: IO[str], bridge: Bridge)
     if not 0 <= args.port <= 65535 or args.max_body < 1:
         return _fail(err, "--port must be 0-65535 and --max-body positive", EXIT_USAGE)
     try:
-        import waitress.server
+        waitress_server = importlib.import_module("waitress.server")
     except ImportError:
         return _fail(
             err,
@@ -161,7 +162,7 @@ def _serve(args: argparse.Namespace, out: IO[str], err: IO[str], bridge: Bridge)
     app = WebhookApp(bridge, on_event=on_event, max_body=args.max_body)
     if not app.handlers:
         return _fail(err, "no installed provider has webhooks", EXIT_NO_HANDLER)
-    server = waitress.server.create_server(
+    server = waitress_server.create_server(
         app,
         host=args.host,
         port=args.port,
@@ -221,7 +222,9 @@ def _verify(args: argparse.Namespace, out: IO[str], err: IO[str], bridge: Bridge
         events = handler.parse(body, settings)
     except WebhookRejected as exc:
         if args.json:
-            out.write(json_line({"valid": False, "error": "unauthorized", "reason": str(exc)}) + "\n")
+            out.write(
+                json_line({"valid": False, "error": "unauthorized", "reason": str(exc)}) + "\n"
+            )
         return _fail(err, f"bad signature: {exc}", EXIT_REJECTED)
     except (WebhookNotConfigured, KYCBridgeError) as exc:
         return _fail(err, f"not configured: {exc}", EXIT_USAGE)

@@ -1,11 +1,10 @@
-"""What a provider's webhook support is: a :class:`WebhookHandler`, the events it yields, and
-the small helpers most verifiers are made of.
+"""What a provider's webhook support is, and the helpers most verifiers are made of.
 
-A handler is mostly data plus one ``verify`` function: check the signature over the *exact*
-raw bytes received (:func:`hmac_hex` and :func:`signature_matches`, a constant-time compare),
-check the signed time when the provider signs one (:func:`check_timestamp`), then ``parse``
-the body (:func:`strict_json`) into :class:`WebhookEvent` objects whose reports are
-normalized by the provider's own status map.
+A :class:`WebhookHandler` is mostly data plus one ``verify`` function: check the signature
+over the *exact* raw bytes received (:func:`hmac_hex` and :func:`signature_matches`, a
+constant-time compare), check the signed time when the provider signs one
+(:func:`check_timestamp`), then ``parse`` the body (:func:`strict_json`) into
+:class:`WebhookEvent` objects whose reports are normalized by the provider's own status map.
 """
 
 from __future__ import annotations
@@ -40,23 +39,34 @@ __all__ = [
 
 
 class WebhookError(Exception):
-    """Base of the webhook errors. Messages name the rule broken, never a secret, a
-    signature or personal data: they are logged, and never sent back to the sender."""
+    """Base of the webhook errors.
+
+    Messages name the rule broken, never a secret, a signature or personal data: they are
+    logged, and never sent back to the sender.
+    """
 
 
 class WebhookRejected(WebhookError):
-    """The delivery is not authentic: a signature missing, wrong, or made with another
-    secret; a signed time outside the tolerance. Answered 401."""
+    """The delivery is not authentic: answered 401.
+
+    A signature missing, wrong, or made with another secret; a signed time outside the
+    tolerance.
+    """
 
 
 class WebhookMalformed(WebhookError):
-    """The delivery is not the provider's documented shape (not JSON, a field missing or of
-    the wrong type). Answered 400."""
+    """The delivery is not the provider's documented shape: answered 400.
+
+    Not JSON, a field missing or of the wrong type.
+    """
 
 
 class WebhookNotConfigured(WebhookError):
-    """The receiver lacks what it needs to verify (no webhook secret set). Answered 503, so
-    that the provider retries once the setting is fixed; logged as a configuration error."""
+    """The receiver lacks what it needs to verify (no webhook secret set).
+
+    Answered 503, so that the provider retries once the setting is fixed; logged as a
+    configuration error.
+    """
 
 
 def _masked(value: str | None) -> str:
@@ -151,8 +161,11 @@ def signature_matches(
 
 
 def timestamp_from(value: object) -> float:
-    """A signed time as Unix seconds (an int, a float or their text), or raise
-    :class:`WebhookRejected` (a time the signature covers and we cannot read is a bad one)."""
+    """A signed time (an int, a float or their text) as Unix seconds.
+
+    Raises :class:`WebhookRejected` otherwise: a time the signature covers and we cannot read
+    is a bad one.
+    """
     if isinstance(value, bool):
         raise WebhookRejected("the signed timestamp is not a number")
     if isinstance(value, (int, float)):
@@ -170,8 +183,10 @@ def timestamp_from(value: object) -> float:
 
 
 def check_timestamp(signed: object, now: float, tolerance: float) -> float:
-    """Refuse a signed time more than ``tolerance`` seconds from ``now``, in the past (a
-    replay of an old capture) or the future; return it in Unix seconds."""
+    """Refuse a signed time more than ``tolerance`` seconds from ``now``.
+
+    In the past (a replay of an old capture) or the future; return it in Unix seconds.
+    """
     seconds = timestamp_from(signed)
     if abs(now - seconds) > tolerance:
         raise WebhookRejected(f"the signed timestamp is more than {tolerance:g} s from now")
@@ -179,8 +194,11 @@ def check_timestamp(signed: object, now: float, tolerance: float) -> float:
 
 
 def strict_json(body: bytes, provider: str | None = None) -> Any:
-    """``body`` decoded as strict JSON (as provider answers are: no duplicate keys, no NaN,
-    bounded depth and number length), or raise :class:`WebhookMalformed`."""
+    """``body`` decoded as strict JSON, or raise :class:`WebhookMalformed`.
+
+    Strict as provider answers are: no duplicate keys, no NaN, bounded depth and number
+    length.
+    """
     try:
         return Response(200, {}, body).json(provider=provider)
     except MalformedResponse:

@@ -76,8 +76,11 @@ class PushingSimulator(Protocol):
 
 
 def status_changes(played: Iterable[str], words: Iterable[str]) -> list[str]:
-    """The status changes in a scenario's ``played`` list: each word in ``words`` (the ones
-    the provider sends a webhook for) that differs from the word played before it."""
+    """The status changes in a scenario's ``played`` list.
+
+    Each word in ``words`` (the ones the provider sends a webhook for) that differs from the
+    word played before it.
+    """
     wanted = set(words)
     changes: list[str] = []
     last: str | None = None
@@ -109,10 +112,11 @@ class PushResult:
 
 
 class Pusher:
-    """Posts deliveries to a receiver as a provider would: every non-2xx answer (and a
-    connection failure) is retried after ``backoff * 2**n`` seconds (at most
-    ``max_backoff``), up to ``attempts`` tries and never past ``deadline`` seconds per
-    delivery. ``url``: where the receiver is mounted; deliveries go to
+    """Posts deliveries to a receiver as a provider would.
+
+    Every non-2xx answer (and a connection failure) is retried after ``backoff * 2**n``
+    seconds (at most ``max_backoff``), up to ``attempts`` tries and never past ``deadline``
+    seconds per delivery. ``url``: where the receiver is mounted; deliveries go to
     ``url + "/webhooks/<provider>"``. Plain ``http://`` only to loopback.
     """
 
@@ -198,9 +202,10 @@ def push_simulators(
     on_result: Callable[[str, PushResult], None] | None = None,
     **pusher_options: Any,
 ) -> dict[str, list[PushResult]]:
-    """Push every delivery of every simulator that can (a :class:`PushingSimulator`) to the
-    receiver at ``url``; return the results by provider. ``on_result(provider, result)`` is
-    called after each delivery (to print progress); ``pusher_options`` go to :class:`Pusher`.
+    """Push every delivery of every pushing simulator to the receiver at ``url``.
+
+    Returns the results by provider. ``on_result(provider, result)`` is called after each
+    delivery (to print progress); ``pusher_options`` go to :class:`Pusher`.
     """
     pusher = Pusher(url, **pusher_options)
     when = time.time() if now is None else now

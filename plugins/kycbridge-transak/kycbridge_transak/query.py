@@ -22,9 +22,9 @@ __all__ = [
     "ENVIRONMENTS",
     "MAX_TOKEN_LENGTH",
     "MAX_WORK_FLOW_RUN_ID_LENGTH",
+    "WEBHOOK_UNSIGNED",
     "TransakQuery",
     "TransakSettings",
-    "WEBHOOK_UNSIGNED",
 ]
 
 ENVIRONMENTS: dict[str, str] = {

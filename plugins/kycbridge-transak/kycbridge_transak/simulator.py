@@ -41,10 +41,10 @@ __all__ = [
     "SANDBOX_PARTNER_TOKEN",
     "SCRIPTS",
     "SEED_CONFORMING",
+    "WEBHOOK_WORDS",
     "Script",
     "Step",
     "TransakSimulator",
-    "WEBHOOK_WORDS",
     "webhook_body",
     "webhook_deliveries",
 ]
@@ -427,10 +427,12 @@ class TransakSimulator:
             self._calls.clear()
 
     def webhook_deliveries(self, now: float) -> list[Any]:
-        """Signed deliveries (``kycbridge.webhooks.push.Delivery``) for every script's KYC
-        status changes (``partnerUserId`` is the workflow run id), then the faults: a
-        replay, out-of-order events, a bad signature, an unsigned body, an order event, a
-        non-JSON body and a body over the receiver's 256 KiB cap."""
+        """Signed deliveries (``kycbridge.webhooks.push.Delivery``), then the faults.
+
+        One per KYC status change of every script (``partnerUserId`` is the workflow run
+        id), then a replay, out-of-order events, a bad signature, an unsigned body, an order
+        event, a non-JSON body and a body over the receiver's 256 KiB cap.
+        """
         return webhook_deliveries(self.scripts.values(), now)
 
     def handle(self, request: SimRequest) -> SimResponse:
@@ -471,8 +473,10 @@ def webhook_body(
     key: str | None = SANDBOX_PARTNER_TOKEN,
     issued_at: float | None = None,
 ) -> bytes:
-    """A delivery body ``{"data": <JWT>}`` signed HS256 with ``key`` (``None``: the plain,
-    unsigned ``data`` object)."""
+    """A delivery body ``{"data": "<JWT>"}`` signed HS256 with ``key``.
+
+    ``key=None`` gives the plain, unsigned ``data`` object.
+    """
     claims: dict[str, Any] = {"eventID": event, "webhookData": dict(webhook_data)}
     if key is None:
         return json.dumps({"data": claims}).encode()

@@ -68,7 +68,9 @@ class TestTransakWebhookContract(WebhookContract):
         token = json.loads(body)["data"]
         head, payload, signature = token.split(".")
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        claims["webhookData"]["kycStatus"] = "APPROVED" if claims["webhookData"]["kycStatus"] != "APPROVED" else "REJECTED"
+        claims["webhookData"]["kycStatus"] = (
+            "APPROVED" if claims["webhookData"]["kycStatus"] != "APPROVED" else "REJECTED"
+        )
         forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
         return headers, json.dumps({"data": f"{head}.{forged}.{signature}"}).encode()
 
@@ -169,7 +171,10 @@ def test_the_simulator_pushes_every_scenario_and_every_fault():
     sim = TransakSimulator()
     recorder = Recorder()
     bridge = kycbridge.Bridge(
-        [kycbridge_transak], settings={"transak": dict(sim.webhook_settings)}, hooks=[recorder], env={}
+        [kycbridge_transak],
+        settings={"transak": dict(sim.webhook_settings)},
+        hooks=[recorder],
+        env={},
     )
     events = []
     app = WebhookApp(bridge, on_event=events.append)
@@ -194,7 +199,11 @@ def test_the_pusher_gives_up_within_its_deadline():
     sleeps: list[float] = []
     clock = iter(range(0, 1000, 10))
     pusher = Pusher(
-        "http://127.0.0.1:9", attempts=50, backoff=1, deadline=25, sleep=sleeps.append,
+        "http://127.0.0.1:9",
+        attempts=50,
+        backoff=1,
+        deadline=25,
+        sleep=sleeps.append,
         clock=lambda: float(next(clock)),
     )
     delivery = TransakSimulator().webhook_deliveries(time.time())[0]
@@ -205,7 +214,9 @@ def test_the_pusher_gives_up_within_its_deadline():
 
 def test_a_real_http_delivery_through_post_helper():
     sim = TransakSimulator()
-    bridge = kycbridge.Bridge([kycbridge_transak], settings={"transak": dict(sim.webhook_settings)}, env={})
+    bridge = kycbridge.Bridge(
+        [kycbridge_transak], settings={"transak": dict(sim.webhook_settings)}, env={}
+    )
     app = WebhookApp(bridge)
     body = webhook_body("KYC_APPROVED", data("u-http", "APPROVED", time.time()))
     with serve_wsgi(app) as url:
