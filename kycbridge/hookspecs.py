@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .report import StatusReport
     from .sandbox import Simulator
     from .states import KYCState
+    from .webhooks import WebhookHandler
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -50,6 +51,17 @@ def register_simulators(register: Callable[[Simulator], None]) -> None:
 
     ``simulator`` satisfies :class:`kycbridge.sandbox.Simulator`; its ``name`` is the name of
     the provider it imitates. :class:`kycbridge.sandbox.Sandbox` serves it on loopback.
+    """
+
+
+@hookspec
+def register_webhooks(register: Callable[[WebhookHandler], None]) -> None:
+    """Register webhook handlers: call ``register(handler)`` once for each.
+
+    ``handler`` satisfies :class:`kycbridge.webhooks.WebhookHandler`; its ``name`` is the
+    provider whose deliveries it verifies and parses (that provider's settings hold the
+    webhook secret). :class:`kycbridge.webhooks.WebhookApp` serves it at
+    ``/webhooks/<name>``.
     """
 
 

@@ -123,6 +123,15 @@ def _check_provider(provider: Any) -> None:
         raise TypeError(f"provider {provider.name!r}: query_type and settings_type must be attrs")
 
 
+def _check_webhook(handler: Any) -> None:
+    name = getattr(handler, "name", None)
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise ValueError(f"invalid webhook handler name {name!r} (want {NAME_PATTERN.pattern})")
+    verify, parse = getattr(handler, "verify", None), getattr(handler, "parse", None)
+    if not (callable(verify) and callable(parse)):
+        raise TypeError(f"webhook handler {name!r} lacks verify() or parse()")
+
+
 class PluginRegistry:
     """Loads plugins and holds the providers and simulators they register.
 
@@ -154,6 +163,8 @@ class PluginRegistry:
         self._conflicts: dict[str, list[str | None]] = {}
         self._simulators: dict[str, SimulatorInfo] = {}
         self._simulators_loaded = False
+        self._webhooks: dict[str, Any] = {}
+        self._webhooks_loaded = False
 
     # -- loading -------------------------------------------------------------------------
     def load(self) -> None:
@@ -262,6 +273,8 @@ class PluginRegistry:
                 for item in registered:
                     if hook_name == "register_providers":
                         _check_provider(item)
+                    elif hook_name == "register_webhooks":
+                        _check_webhook(item)
             except Exception as exc:
                 self._broken(name or impl.plugin_name, dist, version, exc)
                 continue
@@ -310,6 +323,17 @@ class PluginRegistry:
                 self._collect("register_simulators", self._add_simulator)
                 self._simulators_loaded = True
         return [self._simulators[name] for name in sorted(self._simulators)]
+
+    def webhooks(self) -> list[Any]:
+        """Every registered webhook handler, by name (collected on first call only)."""
+        self.load()
+        with self._lock:
+            if not self._webhooks_loaded:
+                self._collect(
+                    "register_webhooks", lambda h, *_: self._webhooks.setdefault(h.name, h)
+                )
+                self._webhooks_loaded = True
+        return [self._webhooks[name] for name in sorted(self._webhooks)]
 
     def get(self, name: str) -> KYCStatusProvider:
         """The provider called ``name``, or a :class:`PluginError` saying why not."""

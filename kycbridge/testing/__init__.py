@@ -10,9 +10,12 @@ Three parts, each importable on its own:
     honour (needs Hypothesis: install ``kycbridge[testing]``).
 :mod:`kycbridge.testing.strategies`
     Hypothesis strategies for states, raw words, JSON payloads, reports and queries.
+:class:`kycbridge.testing.WebhookContract`
+    a base test class a provider with webhooks subclasses to run the webhook contract
+    (:mod:`kycbridge.testing.webhooks`; needs Hypothesis).
 
-Importing this package imports neither Hypothesis nor the contract: ``ProviderContract`` and
-``strategies`` are loaded on first use.
+Importing this package imports neither Hypothesis nor the contracts: ``ProviderContract``,
+``WebhookContract`` and ``strategies`` are loaded on first use.
 """
 
 from __future__ import annotations
@@ -25,8 +28,15 @@ from kycbridge.transport import Transport
 if TYPE_CHECKING:
     from . import strategies
     from .contract import ProviderContract
+    from .webhooks import WebhookContract
 
-__all__ = ["FAST_TRANSPORT", "ProviderContract", "fast_transport", "strategies"]
+__all__ = [
+    "FAST_TRANSPORT",
+    "ProviderContract",
+    "WebhookContract",
+    "fast_transport",
+    "strategies",
+]
 
 FAST_TRANSPORT: dict[str, Any] = {
     "retries": 1,
@@ -47,6 +57,8 @@ def __getattr__(name: str) -> Any:
     """Load ``ProviderContract`` and ``strategies`` (which import Hypothesis) on first use."""
     if name == "ProviderContract":
         return importlib.import_module(".contract", __name__).ProviderContract
+    if name == "WebhookContract":
+        return importlib.import_module(".webhooks", __name__).WebhookContract
     if name == "strategies":
         return importlib.import_module(".strategies", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,7 +7,7 @@ one of the names below is first used).
 Where things are: the status words in :mod:`kycbridge_transak.mapping`, the error rules in
 :mod:`kycbridge_transak.errors`, the query and settings in :mod:`kycbridge_transak.query`,
 the request and payload in :mod:`kycbridge_transak.provider`, the scripted sandbox runs in
-:mod:`kycbridge_transak.simulator`.
+:mod:`kycbridge_transak.simulator`, the webhooks in :mod:`kycbridge_transak.webhooks`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .provider import TransakDetails, TransakProvider
     from .query import TransakQuery, TransakSettings
     from .simulator import SANDBOX_ACCESS_TOKEN, SANDBOX_PARTNER_TOKEN, TransakSimulator
+    from .webhooks import TransakWebhooks
 
 __version__ = "0.1.0"
 
@@ -38,9 +39,11 @@ __all__ = [
     "TransakQuery",
     "TransakSettings",
     "TransakSimulator",
+    "TransakWebhooks",
     "__version__",
     "register_providers",
     "register_simulators",
+    "register_webhooks",
 ]
 
 _LAZY = {
@@ -52,6 +55,7 @@ _LAZY = {
     "SANDBOX_ACCESS_TOKEN": ".simulator",
     "SANDBOX_PARTNER_TOKEN": ".simulator",
     "TransakSimulator": ".simulator",
+    "TransakWebhooks": ".webhooks",
 }
 
 
@@ -79,3 +83,11 @@ def register_simulators(register: Callable[[Any], None]) -> None:
     from .simulator import TransakSimulator
 
     register(TransakSimulator())
+
+
+@kycbridge.hookimpl
+def register_webhooks(register: Callable[[Any], None]) -> None:
+    """Register the Transak webhook handler (verified with the partner access token)."""
+    from .webhooks import TransakWebhooks
+
+    register(TransakWebhooks())

@@ -22,6 +22,7 @@ __all__ = [
     "ENVIRONMENTS",
     "MAX_TOKEN_LENGTH",
     "MAX_WORK_FLOW_RUN_ID_LENGTH",
+    "WEBHOOK_UNSIGNED",
     "TransakQuery",
     "TransakSettings",
 ]
@@ -145,6 +146,16 @@ def _base_url(_: object, attribute: attrs.Attribute[Any], value: object) -> None
         raise ValueError(f"{attribute.name} must not have a query string")
 
 
+WEBHOOK_UNSIGNED = ("reject", "accept")
+"""Values of ``webhook_unsigned``: what to do with a webhook whose ``data`` is a plain object."""
+
+
+def _webhook_unsigned(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    text = _require_str(attribute, value)
+    if text not in WEBHOOK_UNSIGNED:
+        raise ValueError(f"{attribute.name} must be one of {list(WEBHOOK_UNSIGNED)}")
+
+
 @attrs.frozen(kw_only=True)
 class TransakSettings:
     """How to reach Transak.
@@ -167,7 +178,14 @@ class TransakSettings:
         default=None, validator=attrs.validators.optional(_header_token)
     )
     """The partner access token, sent as ``x-access-token`` (Auth Reliance flows only).
-    Secret: prefer env ``KYCBRIDGE_TRANSAK_PARTNER_ACCESS_TOKEN``."""
+    Secret: prefer env ``KYCBRIDGE_TRANSAK_PARTNER_ACCESS_TOKEN``. It is also the key Transak
+    signs its webhooks with (HS256)."""
+    webhook_unsigned: str = attrs.field(
+        default="reject", converter=_fold, validator=_webhook_unsigned
+    )
+    """``reject`` (default): a webhook whose ``data`` is a plain object, not a signed JWT, is
+    refused (401). ``accept``: such a body is trusted unverified. Only for a receiver that
+    authenticates Transak some other way: anybody can forge an unsigned body."""
 
     @property
     def url(self) -> str:

@@ -17,6 +17,7 @@ The scripts are the sandbox's "test cards": see the README's scenario table.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import threading
@@ -40,16 +41,20 @@ __all__ = [
     "SANDBOX_PARTNER_TOKEN",
     "SCRIPTS",
     "SEED_CONFORMING",
+    "WEBHOOK_WORDS",
     "Script",
     "Step",
     "TransakSimulator",
+    "webhook_body",
+    "webhook_deliveries",
 ]
 
 SANDBOX_ACCESS_TOKEN = "sandbox-user-token"  # noqa: S105 - a public sandbox value
 """The only user access token (``authorization`` header) the simulator accepts."""
 
-SANDBOX_PARTNER_TOKEN = "sandbox-partner-token"  # noqa: S105 - a public sandbox value
-"""The only partner access token (``x-access-token`` header) the simulator accepts."""
+SANDBOX_PARTNER_TOKEN = "sandbox-partner-token-0123456789abcdef"  # noqa: S105 - a public sandbox value
+"""The only partner access token (``x-access-token`` header) the simulator accepts, and the
+key its webhook deliveries are signed with (32 bytes or more, as HS256 keys should be)."""
 
 SANDBOX_KYC_TYPE = "STANDARD"
 """The ``kycType`` the simulator answers with (except where a script says otherwise)."""
@@ -402,6 +407,9 @@ class TransakSimulator:
         """No settings needed: the user access token is a query field (in each scenario's
         ``query``), and the partner token is only for Auth Reliance flows."""
         self.scenarios: Sequence[Scenario] = tuple(s.scenario() for s in self.scripts.values())
+        self.webhook_settings: Mapping[str, str] = {"partner_access_token": SANDBOX_PARTNER_TOKEN}
+        """What a webhook receiver needs to verify :meth:`webhook_deliveries`: the sandbox
+        partner token, Transak's webhook signing key."""
         self._calls: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -417,6 +425,15 @@ class TransakSimulator:
         """Start every script over."""
         with self._lock:
             self._calls.clear()
+
+    def webhook_deliveries(self, now: float) -> list[Any]:
+        """Signed deliveries (``kycbridge.webhooks.push.Delivery``), then the faults.
+
+        One per KYC status change of every script (``partnerUserId`` is the workflow run
+        id), then a replay, out-of-order events, a bad signature, an unsigned body, an order
+        event, a non-JSON body and a body over the receiver's 256 KiB cap.
+        """
+        return webhook_deliveries(self.scripts.values(), now)
 
     def handle(self, request: SimRequest) -> SimResponse:
         """Answer one request as Transak would (see the module docstring)."""
@@ -439,3 +456,106 @@ class TransakSimulator:
             call = self._calls.get(run_id, 0)
             self._calls[run_id] = call + 1
         return script.step(call).response()
+
+
+# -- webhooks -----------------------------------------------------------------------------------
+WEBHOOK_WORDS = ("SUBMITTED", "APPROVED", "REJECTED")
+"""The statuses Transak sends a KYC webhook for (``KYC_<word>``)."""
+
+WEBHOOK_FAULT_SUBJECT = "webhook-out-of-order"
+"""The ``partnerUserId`` of the out-of-order deliveries (no polled scenario has it)."""
+
+
+def webhook_body(
+    event: str,
+    webhook_data: Mapping[str, Any],
+    *,
+    key: str | None = SANDBOX_PARTNER_TOKEN,
+    issued_at: float | None = None,
+) -> bytes:
+    """A delivery body ``{"data": "<JWT>"}`` signed HS256 with ``key``.
+
+    ``key=None`` gives the plain, unsigned ``data`` object.
+    """
+    claims: dict[str, Any] = {"eventID": event, "webhookData": dict(webhook_data)}
+    if key is None:
+        return json.dumps({"data": claims}).encode()
+    import jwt
+
+    if issued_at is not None:
+        claims["iat"] = int(issued_at)
+    token = jwt.encode(claims, key, algorithm="HS256")
+    return json.dumps({"data": token}).encode()
+
+
+def _kyc_data(user: str, word: str, at: float, **extra: Any) -> dict[str, Any]:
+    when = dt.datetime.fromtimestamp(at, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return {"partnerUserId": user, "kycStatus": word, "updatedAt": when, **extra}
+
+
+def webhook_deliveries(
+    scripts: Iterable[Script], now: float, *, max_body: int = 256 * 1024
+) -> list[Any]:
+    """Transak's deliveries for ``scripts``' status changes, then the fault deliveries."""
+    from kycbridge.webhooks.push import Delivery, status_changes
+
+    headers = {"content-type": "application/json"}
+    deliveries: list[Delivery] = []
+    changes = [
+        (script.subject, word)
+        for script in scripts
+        for word in status_changes((s.label for s in script.steps), WEBHOOK_WORDS)
+    ]
+    for i, (subject, word) in enumerate(changes):
+        at = now - len(changes) + i  # in order, one second apart, before now
+        body = webhook_body(f"KYC_{word}", _kyc_data(subject, word, at), issued_at=now)
+        deliveries.append(Delivery(f"{subject}: KYC_{word}", headers, body))
+    if deliveries:
+        first = deliveries[0]
+        deliveries.append(Delivery(f"replay of {first.label}", headers, first.body, "duplicate"))
+    user = WEBHOOK_FAULT_SUBJECT
+    deliveries += [
+        Delivery(
+            "out of order: KYC_APPROVED (newer)",
+            headers,
+            webhook_body("KYC_APPROVED", _kyc_data(user, "APPROVED", now - 10)),
+        ),
+        Delivery(
+            "out of order: KYC_SUBMITTED (older, arrives late)",
+            headers,
+            webhook_body("KYC_SUBMITTED", _kyc_data(user, "SUBMITTED", now - 20)),
+            "stale",
+        ),
+        Delivery(
+            "bad signature (signed with another key)",
+            headers,
+            webhook_body(
+                "KYC_APPROVED",
+                _kyc_data(user, "APPROVED", now),
+                key="not-the-partner-token-0123456789abcdef",
+            ),
+            "unauthorized",
+        ),
+        Delivery(
+            "unsigned data object (refused by default)",
+            headers,
+            webhook_body("KYC_APPROVED", _kyc_data(user, "APPROVED", now), key=None),
+            "unauthorized",
+        ),
+        Delivery(
+            "order event (no KYC status: acknowledged)",
+            headers,
+            webhook_body("ORDER_COMPLETED", {"id": "sandbox-order-1", "status": "COMPLETED"}),
+            "acknowledged",
+        ),
+        Delivery("not JSON", headers, b"<html>not json</html>", "malformed"),
+        Delivery(
+            "body over the receiver's cap",
+            headers,
+            webhook_body(
+                "KYC_SUBMITTED", _kyc_data(user, "SUBMITTED", now, padding="x" * max_body)
+            ),
+            "too_large",
+        ),
+    ]
+    return deliveries

@@ -1,0 +1,205 @@
+"""What a provider's webhook support is, and the helpers most verifiers are made of.
+
+A :class:`WebhookHandler` is mostly data plus one ``verify`` function: check the signature
+over the *exact* raw bytes received (:func:`hmac_hex` and :func:`signature_matches`, a
+constant-time compare), check the signed time when the provider signs one
+(:func:`check_timestamp`), then ``parse`` the body (:func:`strict_json`) into
+:class:`WebhookEvent` objects whose reports are normalized by the provider's own status map.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from ..errors import MalformedResponse
+from ..redact import mask
+from ..report import StatusReport
+from ..transport import Response
+
+__all__ = [
+    "WebhookError",
+    "WebhookEvent",
+    "WebhookHandler",
+    "WebhookMalformed",
+    "WebhookNotConfigured",
+    "WebhookRejected",
+    "check_timestamp",
+    "hmac_hex",
+    "signature_matches",
+    "strict_json",
+    "timestamp_from",
+]
+
+
+class WebhookError(Exception):
+    """Base of the webhook errors.
+
+    Messages name the rule broken, never a secret, a signature or personal data: they are
+    logged, and never sent back to the sender.
+    """
+
+
+class WebhookRejected(WebhookError):
+    """The delivery is not authentic: answered 401.
+
+    A signature missing, wrong, or made with another secret; a signed time outside the
+    tolerance.
+    """
+
+
+class WebhookMalformed(WebhookError):
+    """The delivery is not the provider's documented shape: answered 400.
+
+    Not JSON, a field missing or of the wrong type.
+    """
+
+
+class WebhookNotConfigured(WebhookError):
+    """The receiver lacks what it needs to verify (no webhook secret set).
+
+    Answered 503, so that the provider retries once the setting is fixed; logged as a
+    configuration error.
+    """
+
+
+def _masked(value: str | None) -> str:
+    return "None" if value is None else repr(mask(value))
+
+
+@attrs.frozen(kw_only=True)
+class WebhookEvent:
+    """One event from one verified delivery, normalized.
+
+    ``report`` is ``None`` for an event that carries no status (a redaction, an order
+    event): it is acknowledged and passed on, but moves no state. ``subject`` is masked in
+    the repr; ``raw`` is left out of it.
+    """
+
+    provider: str
+    """The provider's registered name."""
+    event_id: str
+    """The provider's id for the event (or one derived from its content, where the provider
+    gives none): deliveries with the same ``(provider, event_id)`` are the same event."""
+    event_type: str
+    """The provider's event name (``KYC_APPROVED``, ``inquiry.approved``...)."""
+    occurred_at: dt.datetime | None = None
+    """When the provider says the event happened (UTC), ``None`` when it does not say.
+    Used to refuse applying an event older than the last one applied for the subject."""
+    subject: str | None = attrs.field(default=None, repr=_masked)
+    """Whom the event is about (a user id, a session id). Masked in the repr."""
+    report: StatusReport | None = None
+    """The status the event carries, normalized through the provider's status map."""
+    raw: Any = attrs.field(default=None, repr=False)
+    """The decoded event payload."""
+
+
+@runtime_checkable
+class WebhookHandler(Protocol):
+    """A provider's webhook verifier and parser. Register one through ``register_webhooks``.
+
+    ``name`` is the provider's name (the handler reads that provider's settings, and answers
+    at ``/webhooks/<name>``). ``tolerance`` is the most seconds a signed time may differ from
+    the receiver's clock, or ``None`` when the provider signs no time.
+    """
+
+    name: str
+    tolerance: float | None
+
+    def verify(self, headers: Mapping[str, str], body: bytes, settings: Any, now: float) -> None:
+        """Return when the delivery is authentic, else raise :class:`WebhookRejected`.
+
+        ``headers`` have lowercase names; ``body`` is the exact bytes received (verify over
+        them, never over re-serialized JSON); ``settings`` are the provider's settings (the
+        webhook secret is one of them); ``now`` is the receiver's clock in Unix seconds.
+        Raises :class:`WebhookNotConfigured` when no secret is set, and may raise
+        :class:`WebhookMalformed` when the signature lives in a body that cannot be read.
+        """
+
+    def parse(self, body: bytes, settings: Any) -> list[WebhookEvent]:
+        """The events of a verified body; raise :class:`WebhookMalformed` for another shape."""
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def hmac_hex(secret: str | bytes, message: bytes, digest: str = "sha256") -> str:
+    """The lowercase hex HMAC of ``message`` with ``secret`` (UTF-8 when a string)."""
+    key = secret.encode("utf-8") if isinstance(secret, str) else secret
+    return hmac.new(key, message, getattr(hashlib, digest)).hexdigest()
+
+
+def signature_matches(
+    given: str | Iterable[str],
+    secrets: Sequence[str | bytes | None],
+    message: bytes,
+    digest: str = "sha256",
+) -> bool:
+    """Whether any signature in ``given`` is the hex HMAC of ``message`` under any secret.
+
+    ``given`` may be one signature or several (a header listing one per secret during a
+    rotation); ``secrets`` are the receiver's (the current one and, during a rotation, the
+    previous one; ``None`` entries are skipped). Every comparison is constant-time
+    (:func:`hmac.compare_digest`) and hex case is folded. Anything that is not ASCII never
+    matches.
+    """
+    candidates = [given] if isinstance(given, str) else list(given)
+    expected = [hmac_hex(s, message, digest) for s in secrets if s]
+    matched = False
+    for candidate in candidates:
+        if not candidate.isascii():
+            continue
+        folded = candidate.strip().lower().encode("ascii")
+        for value in expected:
+            # no early exit: the time taken does not say which secret matched
+            matched |= hmac.compare_digest(folded, value.encode("ascii"))
+    return matched
+
+
+def timestamp_from(value: object) -> float:
+    """A signed time (an int, a float or their text) as Unix seconds.
+
+    Raises :class:`WebhookRejected` otherwise: a time the signature covers and we cannot read
+    is a bad one.
+    """
+    if isinstance(value, bool):
+        raise WebhookRejected("the signed timestamp is not a number")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str) and 0 < len(value) <= 20:
+        try:
+            seconds = float(value.strip())
+        except ValueError:
+            raise WebhookRejected("the signed timestamp is not a number") from None
+    else:
+        raise WebhookRejected("the signed timestamp is missing or not a number")
+    if not math.isfinite(seconds):
+        raise WebhookRejected("the signed timestamp is not a number")
+    return seconds
+
+
+def check_timestamp(signed: object, now: float, tolerance: float) -> float:
+    """Refuse a signed time more than ``tolerance`` seconds from ``now``.
+
+    In the past (a replay of an old capture) or the future; return it in Unix seconds.
+    """
+    seconds = timestamp_from(signed)
+    if abs(now - seconds) > tolerance:
+        raise WebhookRejected(f"the signed timestamp is more than {tolerance:g} s from now")
+    return seconds
+
+
+def strict_json(body: bytes, provider: str | None = None) -> Any:
+    """``body`` decoded as strict JSON, or raise :class:`WebhookMalformed`.
+
+    Strict as provider answers are: no duplicate keys, no NaN, bounded depth and number
+    length.
+    """
+    try:
+        return Response(200, {}, body).json(provider=provider)
+    except MalformedResponse:
+        raise WebhookMalformed("the body is not acceptable JSON") from None
