@@ -6,7 +6,9 @@
 
 A :class:`Watcher` polls through :meth:`Bridge.fetch <kycbridge.Bridge.fetch>` (so the
 provider's rate limit and the event hooks apply) and yields a report each time the state, the
-raw status or the blocklist flag changes. It stops when the state is in ``until`` (final
+raw status or the blocklist flag changes, or the bridge flags an unexpected transition
+(:meth:`Bridge.observe <kycbridge.Bridge.observe>` judges anomalies, for the watch and the
+``state_changed`` hook alike). It stops when the state is in ``until`` (final
 states by default), raises :class:`WatchTimeout` when ``timeout`` passes first, and ends
 quietly when its ``stop`` event is set.
 
@@ -35,8 +37,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
-
-import attrs
 
 from .bridge import Bridge
 from .errors import (
@@ -186,7 +186,7 @@ class Watcher:
         self.machine = StateMachine()
         """This watch's own state machine: its history is the transitions this watch saw."""
         self.anomalies: list[StatusReport] = []
-        """Yielded reports whose transition was unexpected (also flagged ``anomaly``)."""
+        """Yielded reports flagged ``anomaly`` by the bridge (as the ``state_changed`` hook)."""
         self.errors: collections.deque[KYCBridgeError] = collections.deque(maxlen=_KEEP_ERRORS)
         """The last transient errors retried (at most 100 kept)."""
         self.error_count = 0
@@ -222,7 +222,7 @@ class Watcher:
                 unchanged += 1
             else:
                 self._failing = None
-                if _changed(self.last, report):
+                if report.anomaly or _changed(self.last, report):
                     self.last = report = self._record(report)
                     yield report
                     unchanged = 0
@@ -262,20 +262,11 @@ class Watcher:
         return base * (1.0 - self.jitter * self._rng())
 
     def _record(self, report: StatusReport) -> StatusReport:
-        transition = self.machine.observe(report.state)
-        anomaly = transition is not None and transition.anomaly
-        if report.anomaly != anomaly:
-            report = attrs.evolve(report, anomaly=anomaly)
-        if anomaly and transition is not None:
+        # The bridge judged (and logged) the anomaly in Bridge.observe, the same judgement
+        # the state_changed hook got: the watch only lists it.
+        self.machine.observe(report.state)
+        if report.anomaly:
             self.anomalies.append(report)
-            log.warning(
-                "%s %s: unexpected transition %s -> %s (raw: %s)",
-                self.provider,
-                mask(self.subject),
-                transition.old,
-                transition.new,
-                report.raw_status,
-            )
         return report
 
     def _transient(self, exc: KYCBridgeError) -> None:
