@@ -29,8 +29,13 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def _is_cli(path: Path) -> bool:
+    """CLI code: the ``kycbridge/cli/`` package, or a subpackage's ``cli`` module."""
+    return "cli" in path.relative_to(PACKAGE).with_suffix("").parts
+
+
 def _library_modules() -> list[Path]:
-    return sorted(p for p in PACKAGE.rglob("*.py") if "cli" not in p.relative_to(PACKAGE).parts[:1])
+    return sorted(p for p in PACKAGE.rglob("*.py") if not _is_cli(p))
 
 
 def _imported(path: Path) -> set[str]:
@@ -55,6 +60,8 @@ def test_the_module_list_is_complete():
     names = {_module_name(p) for p in _library_modules()}
     assert {"kycbridge.watch", "kycbridge.bulk", "kycbridge.demo", "kycbridge.scaffold"} <= names
     assert not any(n.startswith("kycbridge.cli") for n in names)
+    assert _is_cli(PACKAGE / "tracking" / "cli.py") and _is_cli(PACKAGE / "cli" / "output.py")
+    assert not _is_cli(PACKAGE / "client.py")
     assert _imported(PACKAGE / "cli" / "watch.py") >= {"kycbridge.watch", "kycbridge.cli.output"}
 
 
@@ -195,3 +202,50 @@ def test_the_old_ways_are_evolve():
     assert base.with_call_timeout(None).call_timeout is None
     assert base.until(None) is base and base.until(5.0)._deadline == 5.0
     assert base.until(5.0).pool is base.pool
+
+
+# -- command groups -----------------------------------------------------------------------
+def test_a_command_group_plugs_in_with_one_line(monkeypatch):
+    import io
+
+    from kycbridge import Bridge
+    from kycbridge.cli import COMMAND_GROUPS, CommandGroup, main
+
+    seen: list = []
+
+    def add_parser(subparsers):
+        p = subparsers.add_parser("hello", help="say hello")
+        p.add_argument("--fail", action="store_true")
+        p.add_argument("--json", action="store_true")
+        subparsers.add_parser("hello-bridge", help="say hello with the bridge")
+
+    def run(args, out, err):
+        seen.append((args.command, args.verbose + args.verbose_sub))
+        if args.fail:
+            raise errors.SubjectNotFound("nobody here", provider="toy")
+        out.write("hello\n")
+        return ExitCode.OK
+
+    def run_with_bridge(args, bridge, out, err):
+        seen.append((args.command, bridge))
+        return ExitCode.OK
+
+    plain = CommandGroup(add_parser, run=run)
+    # one add_parser may add several subcommands: each is run by the group that added it
+    groups = [*COMMAND_GROUPS, plain]
+    monkeypatch.setattr("kycbridge.cli.COMMAND_GROUPS", groups)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["hello", "-v"], stdout=out, stderr=err) == 0 and out.getvalue() == "hello\n"
+    assert seen == [("hello", 1)]
+    out = io.StringIO()
+    assert main(["hello", "--fail", "--json"], stdout=out, stderr=err) == 4
+    assert "kycbridge: toy: nobody here" in err.getvalue()
+    assert json.loads(out.getvalue())["error"]["type"] == "not_found"
+    groups[-1] = CommandGroup(add_parser, run_with_bridge=run_with_bridge)
+    bridge = Bridge(plugins=[], env={})
+    assert main(["hello-bridge"], bridge=bridge, stdout=out, stderr=err) == 0
+    assert seen[-1] == ("hello-bridge", bridge)
+    with pytest.raises(ValueError):
+        CommandGroup(add_parser)
+    with pytest.raises(ValueError):
+        CommandGroup(add_parser, run=run, run_with_bridge=run_with_bridge)

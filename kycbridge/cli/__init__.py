@@ -27,7 +27,11 @@ the CLI.
   calls providers through the bridge :func:`main` makes (or was given).
 
 then one line in :data:`COMMAND_GROUPS`: ``CommandGroup(module.add_parser, run=module.run)``
-or ``CommandGroup(module.add_parser, run_with_bridge=module.run)``. The subcommands a group
+or ``CommandGroup(module.add_parser, run_with_bridge=module.run)``. A core command goes in
+this package (``cli/NAME.py``); a subpackage's commands go in its own ``cli`` module (e.g.
+``kycbridge/tracking/cli.py``). Those modules may use the helpers of :mod:`.options` and
+:mod:`.output`; no other module of ``kycbridge`` may import ``kycbridge.cli`` (a test checks
+it). The subcommands a group
 adds are found by name; ``-v`` is added to each of them; a
 :class:`~kycbridge.errors.KYCBridgeError` a ``run`` raises becomes one line on stderr (and
 ``{"error": ...}`` with ``--json``) and its ``exit_code``; Ctrl-C is exit 130.
@@ -56,6 +60,9 @@ from .output import describe, interrupted, say, write_json
 
 __all__ = [
     "COMMAND_GROUPS",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "EXIT_USAGE",
     "MEANINGS",
     "CommandGroup",
     "ExitCode",
@@ -63,6 +70,13 @@ __all__ = [
     "describe",
     "main",
 ]
+
+# Names kept for existing imports: the codes themselves live in kycbridge.exitcodes.
+EXIT_OK = ExitCode.OK
+EXIT_INTERNAL = ExitCode.INTERNAL
+EXIT_USAGE = ExitCode.USAGE
+EXIT_PARTIAL = ExitCode.PARTIAL
+EXIT_INTERRUPTED = ExitCode.INTERRUPTED
 
 PlainRun = Callable[[argparse.Namespace, IO[str], IO[str]], int]
 """``run(args, out, err) -> exit code``: a command that needs no bridge."""
@@ -101,16 +115,14 @@ COMMAND_GROUPS: list[CommandGroup] = [
 """Every command group, in ``--help`` order. Add a new group here (see the module docs)."""
 
 
-def _commands(
-    groups: Sequence[CommandGroup] = COMMAND_GROUPS,
-) -> tuple[argparse.ArgumentParser, dict[str, CommandGroup]]:
-    """The parser, and which group runs each subcommand."""
+def _commands() -> tuple[argparse.ArgumentParser, dict[str, CommandGroup]]:
+    """The parser, and which group runs each subcommand (from :data:`COMMAND_GROUPS`)."""
     parser = Parser(prog="kycbridge", description="Where is this user's KYC, and is it final?")
     parser.add_argument("--version", action="version", version=f"kycbridge {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     owners: dict[str, CommandGroup] = {}
-    for group in groups:
+    for group in COMMAND_GROUPS:
         before = set(sub.choices)
         group.add_parser(sub)
         for name in sub.choices.keys() - before:
