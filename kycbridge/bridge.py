@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -21,11 +22,14 @@ from .errors import ProviderUnavailable, RateLimited
 from .plugins import PluginRegistry, ProviderInfo
 from .provider import KYCStatusProvider, build_query, load_settings
 from .ratelimit import Limiter, LimiterFactory, default_limiter
+from .redact import mask
 from .report import StatusReport, report_from_dict
 from .states import KYCState, is_expected
 from .transport import Transport
 
 __all__ = ["Bridge"]
+
+log = logging.getLogger("kycbridge.bridge")
 
 _MAX_TRACKED = 100_000
 
@@ -205,7 +209,9 @@ class Bridge:
     def observe(self, report: StatusReport) -> StatusReport:
         """Record a report against the subject's last state; fire the event hooks.
 
-        Returns the report with ``anomaly`` set when the transition was unexpected.
+        Returns the report with ``anomaly`` set when the transition was unexpected. This is
+        the one place anomalies are judged (and logged, as a warning): the ``state_changed``
+        hook, the report and a :class:`~kycbridge.watch.Watcher` all get this judgement.
         """
         key = (report.provider, report.subject)
         with self._lock:
@@ -217,6 +223,14 @@ class Bridge:
         anomaly = not is_expected(old, report.state)
         if anomaly:
             report = attrs.evolve(report, anomaly=True)
+            log.warning(
+                "%s %s: unexpected transition %s -> %s (raw: %s)",
+                report.provider,
+                mask(report.subject),
+                old,
+                report.state,
+                report.raw_status,
+            )
         hook = self.registry.pm.hook
         # A hook call with no implementation does nothing; skipping it saves its cost.
         if hook.status_observed.get_hookimpls():

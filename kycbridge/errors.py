@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .exitcodes import ExitCode
 from .redact import scrub as _scrub
 
 if TYPE_CHECKING:
@@ -49,8 +50,8 @@ class KYCBridgeError(Exception):
     from tracebacks and from pickles too. Errors pickle with all their fields.
     """
 
-    exit_code: ClassVar[int] = 1
-    """The ``kycbridge`` CLI's exit code for this error."""
+    exit_code: ClassVar[int] = ExitCode.INTERNAL
+    """The ``kycbridge`` CLI's exit code for this error (see :mod:`kycbridge.exitcodes`)."""
     kind: ClassVar[str] = "error"
     """A stable short name for the error type, used in JSON output."""
 
@@ -135,56 +136,56 @@ class KYCBridgeError(Exception):
 class InvalidQuery(KYCBridgeError, ValueError):
     """The query (or settings) failed validation; nothing was sent."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
     kind = "invalid_query"
 
 
 class AuthenticationError(KYCBridgeError):
     """The provider rejected the credentials (missing, wrong or expired)."""
 
-    exit_code = 3
+    exit_code = ExitCode.AUTHENTICATION
     kind = "authentication"
 
 
 class SubjectNotFound(KYCBridgeError):
     """The provider has no verification for this subject."""
 
-    exit_code = 4
+    exit_code = ExitCode.NOT_FOUND
     kind = "not_found"
 
 
 class RateLimited(KYCBridgeError):
     """The provider kept answering 429 after the retries allowed."""
 
-    exit_code = 5
+    exit_code = ExitCode.UNAVAILABLE
     kind = "rate_limited"
 
 
 class ProviderUnavailable(KYCBridgeError):
     """5xx, timeouts or connection errors, after the retries allowed."""
 
-    exit_code = 5
+    exit_code = ExitCode.UNAVAILABLE
     kind = "unavailable"
 
 
 class MalformedResponse(KYCBridgeError):
     """The provider answered something that is not the documented shape."""
 
-    exit_code = 6
+    exit_code = ExitCode.MALFORMED
     kind = "malformed_response"
 
 
 class RequestRejected(KYCBridgeError):
     """The provider rejected the request for a reason not covered above (another 4xx)."""
 
-    exit_code = 10
+    exit_code = ExitCode.REJECTED
     kind = "request_rejected"
 
 
 class PluginError(KYCBridgeError):
     """Base for problems with installed plugins."""
 
-    exit_code = 7
+    exit_code = ExitCode.PLUGIN
     kind = "plugin"
 
 
@@ -214,7 +215,7 @@ class WatchTimeout(KYCBridgeError):
     number of calls made.
     """
 
-    exit_code = 8
+    exit_code = ExitCode.WATCH_TIMEOUT
     kind = "timeout"
 
     def __init__(

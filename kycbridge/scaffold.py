@@ -7,13 +7,14 @@ the new name and fills in the ``{{...}}`` placeholders (the supported kycbridge 
 ``kycbridge new-provider acme`` writes exactly the files the "Writing a provider" tutorial
 (``docs/writing-a-provider.md``) shows.
 
+The command itself, ``kycbridge new-provider``, is :mod:`kycbridge.cli.scaffold`.
+
 Files are rendered in memory, written to a temporary directory next to the target, then moved
 into place: an error leaves nothing half-written.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -21,7 +22,6 @@ import tempfile
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any
 
 import attrs
 
@@ -33,12 +33,10 @@ __all__ = [
     "FILES",
     "Names",
     "ScaffoldError",
-    "add_parser",
     "core_requirement",
     "placeholders",
     "render",
     "render_all",
-    "run",
     "scaffold",
     "template_text",
     "validate_name",
@@ -62,10 +60,6 @@ FILES: tuple[tuple[str | None, str], ...] = (
     ("test_contract.py.tmpl", "tests/test_acme_contract.py"),
 )
 """Template (``None``: an empty file) -> path in the generated distribution, for ``acme``."""
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _EXAMPLE_WORD = re.compile(r"kycbridge-acme|acme\.example|ACME|Acme|acme")
@@ -226,60 +220,3 @@ def scaffold(name: str, target: Path | str, *, force: bool = False) -> list[Path
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [target / relative for relative in files]
-
-
-# -- command line ---------------------------------------------------------------------------------
-def add_parser(subparsers: Any) -> None:
-    """Add the ``new-provider`` subcommand to ``subparsers`` (an argparse subparsers action)."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "new-provider",
-        help="write a new provider plugin distribution to start from",
-        description=(
-            "Write a ready provider plugin distribution: pyproject.toml, the provider, a "
-            "sandbox simulator, contract tests, tox.ini and a README, all for a made-up API "
-            "to replace with your provider's."
-        ),
-    )
-    p.add_argument("name", metavar="NAME", help="provider name: lowercase letters, digits and '_'")
-    p.add_argument(
-        "--dir",
-        metavar="PATH",
-        help="where to write it (default: ./kycbridge-NAME); must not exist or be empty",
-    )
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="write into a non-empty directory, overwriting the generated files there",
-    )
-
-
-def run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    """Run ``kycbridge new-provider``; return the exit code (2: bad name or target)."""
-    try:
-        names = Names(validate_name(args.name))
-        target = Path(args.dir) if args.dir else Path(names.distribution)
-        written = scaffold(names.name, target, force=bool(getattr(args, "force", False)))
-    except ScaffoldError as exc:
-        err.write(f"kycbridge new-provider: {exc}\n")
-        return EXIT_USAGE
-    except OSError as exc:
-        err.write(f"kycbridge new-provider: cannot write {exc.filename or ''}: {exc.strerror}\n")
-        return EXIT_ERROR
-    shown = str(target)
-    out.write(
-        f"Wrote the {names.name!r} provider plugin ({names.distribution}, {len(written)} files) "
-        f"to {shown}/\n"
-        "\n"
-        "Next steps:\n"
-        f"  cd {shown}\n"
-        '  python -m pip install -e ".[test]"   # registers the entry point\n'
-        f"  pytest                               # the provider contract, against the simulator\n"
-        f"  kycbridge providers                  # lists {names.name}\n"
-        "\n"
-        f"Then make it yours: the TODOs in {names.package}/provider.py (query, settings, status\n"
-        f"words, error table) and {names.package}/simulator.py (the fake API and its scenarios),\n"
-        "and the README's tables. The tutorial 'Writing a provider' in kycbridge's docs walks\n"
-        "through every file; tox.ini tests against the oldest and newest supported kycbridge.\n"
-    )
-    out.flush()
-    return EXIT_OK

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import enum
 import functools
 import http.client
 import io
@@ -959,6 +960,15 @@ def _decoded(inflaters: list[_Inflater], data: bytes) -> Iterator[bytes]:
             yield piece
 
 
+class _Keep(enum.Enum):
+    """The default of :meth:`Transport.evolve`'s arguments: keep this setting."""
+
+    KEEP = "keep"
+
+
+_KEEP = _Keep.KEEP
+
+
 class Transport:
     """The shared HTTP client: thread-safe, pooled, with timeouts, retries and a size cap.
 
@@ -1027,7 +1037,7 @@ class Transport:
         self._headers: dict[str, str] = {}
         self.user_agent = user_agent
         self._lock = threading.Lock()
-        self._sent = [0]  # shared by clones (with_timeout, until)
+        self._sent = [0]  # shared by copies (evolve, until)
         self.sleep: Callable[[float], object] = time.sleep
         install_log_filter()
 
@@ -1073,32 +1083,88 @@ class Transport:
             "Accept-Encoding": "identity",
         }
 
+    @property
+    def maxsize(self) -> int | None:
+        """Connections kept per host by the pool (``None``: the pool does not say)."""
+        kw = getattr(self._pool, "connection_pool_kw", None)
+        size = kw.get("maxsize") if isinstance(kw, dict) else None
+        return size if isinstance(size, int) else None
+
     def _clone(self) -> Transport:
         clone = object.__new__(Transport)
         clone.__dict__.update(self.__dict__)  # the pool, the lock, the counter: shared
         return clone
 
-    def with_timeout(self, seconds: float) -> Transport:
-        """A transport sharing this one's pool, with both per-attempt timeouts ``seconds``."""
+    def evolve(
+        self,
+        *,
+        connect_timeout: float | _Keep = _KEEP,
+        read_timeout: float | _Keep = _KEEP,
+        call_timeout: float | _Keep | None = _KEEP,
+        deadline: float | _Keep | None = _KEEP,
+        maxsize: int | _Keep = _KEEP,
+    ) -> Transport:
+        """A transport like this one with the settings given changed: the one way to derive one.
+
+        The copy shares this transport's request counter (:attr:`requests_sent`), retry
+        policy, size cap, headers and, unless ``maxsize`` changes, its pool. ``connect_timeout``
+        / ``read_timeout``: each attempt's timeouts; ``call_timeout``: the default overall
+        seconds per call (``None``: none); ``deadline``: an absolute :func:`time.monotonic`
+        value every call must end by (``None``: none; see :meth:`until`); ``maxsize``:
+        connections kept per host, a new pool when it differs from :attr:`maxsize` (only a
+        pool that is a plain :class:`urllib3.PoolManager` can be re-made: otherwise
+        :class:`ValueError`). Invalid values raise :class:`ValueError`. Meant for setting up,
+        not for each call: a call's deadline goes to :meth:`send` or :meth:`until`.
+        """
         clone = self._clone()
-        clone.timeout = urllib3.Timeout(connect=seconds, read=seconds)
-        clone._longest = seconds
+        if not isinstance(connect_timeout, _Keep) or not isinstance(read_timeout, _Keep):
+            connect = self.timeout.connect_timeout
+            read = self.timeout.read_timeout
+            connect = connect if isinstance(connect_timeout, _Keep) else connect_timeout
+            read = read if isinstance(read_timeout, _Keep) else read_timeout
+            if not (isinstance(connect, (int, float)) and isinstance(read, (int, float))):
+                raise ValueError("timeouts must be numbers of seconds")
+            if not (connect > 0 and read > 0):
+                raise ValueError("timeouts must be positive")
+            clone.timeout = urllib3.Timeout(connect=connect, read=read)
+            clone._longest = max(connect, read)
+        if not isinstance(call_timeout, _Keep):
+            if call_timeout is not None and not call_timeout > 0:
+                raise ValueError("call_timeout must be positive (or None)")
+            clone.call_timeout = call_timeout
+        if not isinstance(deadline, _Keep):
+            clone._deadline = deadline
+        if not isinstance(maxsize, _Keep) and maxsize != self.maxsize:
+            clone.pool = self._resized_pool(maxsize)
         return clone
 
+    def _resized_pool(self, maxsize: int) -> urllib3.PoolManager:
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
+            raise ValueError("maxsize must be a positive number of connections")
+        pool = self._pool
+        if type(pool) is not urllib3.PoolManager:
+            raise ValueError(f"cannot re-make the app's own pool ({type(pool).__name__})")
+        resized = urllib3.PoolManager(
+            num_pools=16, headers=pool.headers, **{**pool.connection_pool_kw, "maxsize": maxsize}
+        )
+        resized.pool_classes_by_scheme = pool.pool_classes_by_scheme  # this transport's kind
+        return resized
+
+    def with_timeout(self, seconds: float) -> Transport:
+        """Both per-attempt timeouts ``seconds``: ``evolve(connect_timeout=s, read_timeout=s)``."""
+        return self.evolve(connect_timeout=seconds, read_timeout=seconds)
+
     def with_call_timeout(self, seconds: float | None) -> Transport:
-        """A transport sharing this one's pool, with ``call_timeout`` set to ``seconds``."""
-        if seconds is not None and not seconds > 0:
-            raise ValueError("call_timeout must be positive (or None)")
-        clone = self._clone()
-        clone.call_timeout = seconds
-        return clone
+        """``call_timeout`` set to ``seconds``: ``evolve(call_timeout=seconds)``."""
+        return self.evolve(call_timeout=seconds)
 
     def until(self, deadline: float | None) -> Transport:
         """A transport sharing this one's pool whose calls all end by ``deadline``.
 
         ``deadline`` is an absolute :func:`time.monotonic` value (``None``: this transport
         itself). For handing a deadline through code that calls :meth:`send` without one,
-        such as a provider's ``fetch``.
+        such as a provider's ``fetch``. The same as ``evolve(deadline=deadline)``, made for
+        a call's hot path: one copy, no checks.
         """
         if deadline is None:
             return self

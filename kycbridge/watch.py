@@ -6,7 +6,9 @@
 
 A :class:`Watcher` polls through :meth:`Bridge.fetch <kycbridge.Bridge.fetch>` (so the
 provider's rate limit and the event hooks apply) and yields a report each time the state, the
-raw status or the blocklist flag changes. It stops when the state is in ``until`` (final
+raw status or the blocklist flag changes, or the bridge flags an unexpected transition
+(:meth:`Bridge.observe <kycbridge.Bridge.observe>` judges anomalies, for the watch and the
+``state_changed`` hook alike). It stops when the state is in ``until`` (final
 states by default), raises :class:`WatchTimeout` when ``timeout`` passes first, and ends
 quietly when its ``stop`` event is set.
 
@@ -23,23 +25,18 @@ deadline (:meth:`Bridge.fetch <kycbridge.Bridge.fetch>`'s ``deadline``), so a pr
 answers slowly, or drips its answer, is cut at the watch's deadline (a last check made at the
 deadline itself gets :data:`LAST_CHECK` seconds).
 
-Also here: :func:`run_watch_cli` (``kycbridge watch``) and :class:`LiveLine`, the spinner /
-progress line the CLI draws on a terminal.
+The ``kycbridge watch`` command is :mod:`kycbridge.cli.watch`.
 """
 
 from __future__ import annotations
 
-import argparse
 import collections
-import itertools
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import IO, Any
-
-import attrs
+from typing import Any
 
 from .bridge import Bridge
 from .errors import (
@@ -52,7 +49,6 @@ from .errors import (
 from .redact import mask
 from .report import StatusReport
 from .states import FINAL_STATES, KYCState, StateMachine
-from .terminal import json_line, safe_text
 from .transport import Transport
 
 __all__ = [
@@ -61,11 +57,9 @@ __all__ = [
     "DEFAULT_MAX_INTERVAL",
     "LAST_CHECK",
     "TRANSIENT_ERRORS",
-    "LiveLine",
     "WatchTimeout",
     "Watcher",
     "parse_states",
-    "run_watch_cli",
     "watch",
 ]
 
@@ -84,7 +78,6 @@ TRANSIENT_ERRORS: tuple[type[KYCBridgeError], ...] = (ProviderUnavailable, RateL
 """Errors a watch retries (within its timeout). Any other error ends the watch."""
 
 _KEEP_ERRORS = 100
-LIVE_LINE_LIMIT = 200
 
 LAST_CHECK = 1.0
 """Seconds a check made at the watch's deadline may take: a watch ends at most this long
@@ -193,7 +186,7 @@ class Watcher:
         self.machine = StateMachine()
         """This watch's own state machine: its history is the transitions this watch saw."""
         self.anomalies: list[StatusReport] = []
-        """Yielded reports whose transition was unexpected (also flagged ``anomaly``)."""
+        """Yielded reports flagged ``anomaly`` by the bridge (as the ``state_changed`` hook)."""
         self.errors: collections.deque[KYCBridgeError] = collections.deque(maxlen=_KEEP_ERRORS)
         """The last transient errors retried (at most 100 kept)."""
         self.error_count = 0
@@ -229,7 +222,7 @@ class Watcher:
                 unchanged += 1
             else:
                 self._failing = None
-                if _changed(self.last, report):
+                if report.anomaly or _changed(self.last, report):
                     self.last = report = self._record(report)
                     yield report
                     unchanged = 0
@@ -269,20 +262,11 @@ class Watcher:
         return base * (1.0 - self.jitter * self._rng())
 
     def _record(self, report: StatusReport) -> StatusReport:
-        transition = self.machine.observe(report.state)
-        anomaly = transition is not None and transition.anomaly
-        if report.anomaly != anomaly:
-            report = attrs.evolve(report, anomaly=anomaly)
-        if anomaly and transition is not None:
+        # The bridge judged (and logged) the anomaly in Bridge.observe, the same judgement
+        # the state_changed hook got: the watch only lists it.
+        self.machine.observe(report.state)
+        if report.anomaly:
             self.anomalies.append(report)
-            log.warning(
-                "%s %s: unexpected transition %s -> %s (raw: %s)",
-                self.provider,
-                mask(self.subject),
-                transition.old,
-                transition.new,
-                report.raw_status,
-            )
         return report
 
     def _transient(self, exc: KYCBridgeError) -> None:
@@ -333,122 +317,3 @@ def watch(
     :class:`~kycbridge.errors.InvalidQuery` here, before any I/O.
     """
     return iter(Watcher(bridge, provider, query, **options))
-
-
-# -- terminal output -----------------------------------------------------------------------
-class LiveLine:
-    """A line redrawn on ``stream`` every ``period`` seconds (a spinner, a progress bar).
-
-    Does nothing unless ``stream`` is a terminal. :meth:`print` erases the line, writes a
-    line to ``out`` and lets the next tick redraw it; :meth:`close` erases it for good.
-    """
-
-    FRAMES = "|/-\\"
-
-    def __init__(self, stream: IO[str], text: Callable[[], str], *, period: float = 0.1) -> None:
-        isatty = getattr(stream, "isatty", None)
-        self.enabled = bool(isatty and isatty())
-        self.stream = stream
-        self.text = text
-        self.period = period
-        self._lock = threading.Lock()
-        self._done = threading.Event()
-        self._frames = itertools.cycle(self.FRAMES)
-        self._thread: threading.Thread | None = None
-        self._shown = False
-
-    def __enter__(self) -> LiveLine:
-        if self.enabled:
-            self.draw()
-            self._thread = threading.Thread(target=self._loop, name="kycbridge-live", daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _loop(self) -> None:
-        while not self._done.wait(self.period):
-            self.draw()
-
-    def draw(self) -> None:
-        """Redraw now."""
-        if not self.enabled:
-            return
-        with self._lock:
-            if self._done.is_set():
-                return
-            # the cursor goes back to the start: a log line written now overwrites this one
-            text = safe_text(self.text(), LIVE_LINE_LIMIT)
-            self.stream.write(f"\r\x1b[K{next(self._frames)} {text}\r")
-            self.stream.flush()
-            self._shown = True
-
-    def _erase(self) -> None:
-        if self._shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self._shown = False
-
-    def print(self, line: str, out: IO[str]) -> None:
-        """Erase the live line, then write ``line`` (escaped, and a newline) to ``out``."""
-        with self._lock:
-            self._erase()
-            out.write(safe_text(line) + "\n")
-            out.flush()
-        self.draw()
-
-    def close(self) -> None:
-        """Stop redrawing and erase the line."""
-        with self._lock:
-            self._done.set()
-            self._erase()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-
-# -- the command ---------------------------------------------------------------------------
-def clock_time(report: StatusReport) -> str:
-    """``HH:MM:SS`` (UTC) of a report's observation."""
-    return report.observed_at.strftime("%H:%M:%S")
-
-
-def run_watch_cli(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: IO[str]) -> int:
-    """``kycbridge watch``: print each change; exit 0 at a target state, 8 on timeout."""
-    from .cli import EXIT_OK, _settings_overrides, describe
-    from .report import report_to_dict
-
-    until = parse_states(args.until) if args.until else FINAL_STATES
-    settings = bridge.settings(args.provider, **_settings_overrides(args))
-    watcher = Watcher(
-        bridge,
-        args.provider,
-        dict(args.params),
-        until=until,
-        interval=args.interval,
-        max_interval=args.max_interval,
-        timeout=args.watch_timeout,
-        settings=settings,
-    )
-    started = time.monotonic()
-
-    def status() -> str:
-        state = watcher.last.state.value if watcher.last else "…"
-        return (
-            f"watching {args.provider} {mask(watcher.subject)}: {state}, "
-            f"{watcher.polls} polls, {time.monotonic() - started:.0f} s"
-        )
-
-    with LiveLine(err, status) as live:
-        try:
-            for report in watcher:
-                if args.json:
-                    live.print(json_line(report_to_dict(report)), out)
-                else:
-                    live.print(f"{clock_time(report)} {describe(report)}", out)
-        except KeyboardInterrupt:
-            live.close()
-            err.write("kycbridge: interrupted\n")
-            return 130
-    return EXIT_OK

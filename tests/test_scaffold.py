@@ -25,6 +25,7 @@ import pytest
 
 import kycbridge
 from kycbridge import scaffold
+from kycbridge.cli import scaffold as scaffold_cli
 from kycbridge.scaffold import Names, ScaffoldError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,14 +54,14 @@ EXPECTED_FILES = {
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kycbridge")
     sub = parser.add_subparsers(dest="command")
-    scaffold.add_parser(sub)
+    scaffold_cli.add_parser(sub)
     return parser
 
 
 def _run(*argv: str) -> tuple[int, str, str]:
     args = _parser().parse_args(["new-provider", *argv])
     out, err = io.StringIO(), io.StringIO()
-    code = scaffold.run(args, out, err)
+    code = scaffold_cli.run(args, out, err)
     return code, out.getvalue(), err.getvalue()
 
 

@@ -258,9 +258,7 @@ def test_retry_after_is_honoured(replay):
     sim, bridge = replay
     sim.push(fault(429, **{"Retry-After": "1"}), ok("OK"))
     fake = FakeTime()
-    watcher = Watcher(
-        bridge, "toy", q("s"), timeout=10, clock=fake.clock, sleep=fake.sleep, **FAST
-    )
+    watcher = Watcher(bridge, "toy", q("s"), timeout=10, clock=fake.clock, sleep=fake.sleep, **FAST)
     assert states(watcher) == [S.APPROVED]
     assert fake.sleeps == [1.0]  # the Retry-After, not the 10 ms backoff
     assert watcher.waits == [1.0]
@@ -491,16 +489,79 @@ def test_an_unexpected_transition_is_flagged_listed_and_logged(toy_bridge, toy_s
     assert "s***" in caplog.text and TOY_TOKEN not in caplog.text
 
 
-def test_each_watch_judges_anomalies_on_its_own_history(toy_sandbox, toy_sim):
+class AnomalyRecorder:
+    """Every report the state_changed hook was told is an anomaly."""
+
+    def __init__(self) -> None:
+        self.anomalies: list = []
+
+    @kycbridge.hookimpl
+    def state_changed(self, old, new, report, anomaly):
+        if anomaly:
+            self.anomalies.append(report)
+
+
+def test_a_watch_reports_the_anomalies_the_hooks_see(toy_sandbox, toy_sim):
     toy_sim.scripts["s"] = ["NEW", "REVIEW", "OK"]
-    recorder = Recorder()
-    with Bridge([toy_plugin], settings=toy_sandbox.settings(), hooks=[recorder], env={}) as b:
+    recorder, anomalies = Recorder(), AnomalyRecorder()
+    with Bridge(
+        [toy_plugin], settings=toy_sandbox.settings(), hooks=[recorder, anomalies], env={}
+    ) as b:
         list(watch(b, "toy", q("s"), until={"in_review"}, **FAST))
         toy_sim.reset()  # the scenario starts over: not_started again
-        second = list(watch(b, "toy", q("s"), **FAST))
-    assert second[0].state is S.NOT_STARTED and not second[0].anomaly
-    # the bridge-wide hooks still saw in_review -> not_started as unexpected
+        second = Watcher(b, "toy", q("s"), **FAST)
+        reports = list(second)
+    # one judge, the bridge: in_review (seen before this watch) -> not_started is unexpected
+    assert reports[0].state is S.NOT_STARTED and reports[0].anomaly
     assert (S.IN_REVIEW, S.NOT_STARTED, True) in recorder.changes
+    assert second.anomalies == anomalies.anomalies == [reports[0]]
+
+
+WORDS = ["NEW", "WORKING", "REVIEW", "OK", "NO"]
+
+
+def test_a_watch_and_the_hook_agree_on_every_anomaly(toy_sim):
+    """Whatever the provider answers, and whatever else the bridge observes between polls."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from kycbridge import StatusReport
+
+    subjects = iter(range(10**6))
+    with Sandbox([toy_sim]) as sandbox:
+
+        @settings(max_examples=40, deadline=None)
+        @given(
+            script=st.lists(st.sampled_from(WORDS), min_size=1, max_size=6),
+            between=st.lists(st.none() | st.sampled_from(list(KYCState)), max_size=8),
+        )
+        def check(script: list[str], between: list[KYCState | None]) -> None:
+            subject = f"p{next(subjects)}"
+            toy_sim.scripts[subject] = script
+            anomalies = AnomalyRecorder()
+            stop = threading.Event()
+            others = iter(between)
+
+            def sleep(seconds: float) -> None:
+                # another caller of the same bridge observes the subject between two polls
+                state = next(others, None)
+                if state is not None:
+                    b.observe(
+                        StatusReport(
+                            provider="toy", state=state, raw_status="other", subject=subject
+                        )
+                    )
+                if watcher.polls >= len(script) + 2:
+                    stop.set()
+
+            with Bridge([toy_plugin], settings=sandbox.settings(), hooks=[anomalies], env={}) as b:
+                watcher = Watcher(b, "toy", q(subject), until={"unknown"}, stop=stop, sleep=sleep)
+                reports = list(watcher)
+            own = [r for r in anomalies.anomalies if r.raw_status != "other"]
+            assert watcher.anomalies == own
+            assert [r for r in reports if r.anomaly] == own
+
+        check()
 
 
 # -- the CLI ---------------------------------------------------------------------------------
