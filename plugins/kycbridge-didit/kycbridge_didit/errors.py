@@ -8,8 +8,8 @@ confirmed: Didit's API answers ``{"detail": "..."}`` (Django REST framework's sh
 errors and ``{"error": "..."}`` on some. Either, as a string, is Didit's own error body and
 becomes ``provider_message``; any other body (HTML, text, empty, another JSON object) is not
 Didit's: a 404 without it says "check base_url", and 429 and 5xx keep their type whatever
-the body. The kycbridge sandbox's own 404, ``{"error": "no simulator at /v3"}`` for a base URL
-without its ``/didit`` prefix, has Didit's shape: an override row makes it a
+the body. The kycbridge sandbox's own 404, ``{"error": "no simulator at this prefix"}`` for a
+base URL without its ``/didit`` prefix, has Didit's shape: an override row makes it a
 ``MalformedResponse`` saying "check base_url" too.
 """
 
@@ -94,7 +94,7 @@ ERROR_TABLE = ErrorTable(
         Override(
             MalformedResponse,
             status=404,
-            message=r"^no simulator at /",
+            message=r"^no simulator at ",
             summary="not Didit's API (the kycbridge sandbox): the URL looks wrong, check base_url",
         ),
     ),

@@ -7,9 +7,6 @@ simulator's 100/min): they are tested in ``test_didit_ratelimit.py``.
 from __future__ import annotations
 
 import kycbridge_didit
-from kycbridge_didit.provider import DiditProvider
-from kycbridge_didit.simulator import NAMES, DiditSimulator
-
 from kycbridge import (
     AuthenticationError,
     MalformedResponse,
@@ -18,6 +15,8 @@ from kycbridge import (
     SubjectNotFound,
 )
 from kycbridge.testing import ProviderContract
+from kycbridge_didit.provider import DiditProvider
+from kycbridge_didit.simulator import NAMES, DiditSimulator
 
 
 def _unlimited_provider() -> DiditProvider:

@@ -8,15 +8,6 @@ from typing import Any
 
 import pytest
 import urllib3
-from kycbridge_didit.details import DiditDetails, FeatureCheck
-from kycbridge_didit.provider import DiditProvider
-from kycbridge_didit.simulator import (
-    NAMES,
-    OTHER_APP_API_KEY,
-    REVOKED_API_KEY,
-    SANDBOX_API_KEY,
-    DiditSimulator,
-)
 
 import kycbridge
 from kycbridge import (
@@ -31,6 +22,15 @@ from kycbridge import (
 from kycbridge.report import report_to_dict
 from kycbridge.sandbox import Replay, Sandbox, SimResponse
 from kycbridge.testing import fast_transport
+from kycbridge_didit.details import DiditDetails, FeatureCheck
+from kycbridge_didit.provider import DiditProvider
+from kycbridge_didit.simulator import (
+    NAMES,
+    OTHER_APP_API_KEY,
+    REVOKED_API_KEY,
+    SANDBOX_API_KEY,
+    DiditSimulator,
+)
 
 S = KYCState
 PERSONAL = ("partner-user-", "Jane", "Sandbox", "1990-01-01", "X1234567", "jane.sandbox",

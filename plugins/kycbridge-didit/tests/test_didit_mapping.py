@@ -6,12 +6,12 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kycbridge_didit.mapping import STATUS_MAP, WHY
-from kycbridge_didit.provider import DiditProvider
 
 import kycbridge_starkfi.mapping as starkfi_mapping
 from kycbridge import KYCState
 from kycbridge.testing.strategies import json_values, raw_words
+from kycbridge_didit.mapping import STATUS_MAP, WHY
+from kycbridge_didit.provider import DiditProvider
 
 S = KYCState
 DOCUMENTED = {

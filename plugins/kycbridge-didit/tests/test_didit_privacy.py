@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kycbridge_didit.provider import DiditProvider
-from kycbridge_didit.simulator import FAULTS, NAMES, SANDBOX_API_KEY, DiditSimulator
 
 import kycbridge
 from kycbridge import Bridge, KYCBridgeError, StatusReport
@@ -19,6 +17,8 @@ from kycbridge.redact import mask
 from kycbridge.sandbox import Replay, Sandbox, SimRequest, SimResponse
 from kycbridge.testing import fast_transport
 from kycbridge.testing.strategies import json_values
+from kycbridge_didit.provider import DiditProvider
+from kycbridge_didit.simulator import FAULTS, NAMES, SANDBOX_API_KEY, DiditSimulator
 
 API_KEY = "didit_live_0123456789abcdefSECRET"
 

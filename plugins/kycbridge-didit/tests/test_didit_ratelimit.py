@@ -9,14 +9,14 @@ from __future__ import annotations
 import itertools
 import json
 
-import kycbridge_didit
 import urllib3
-from kycbridge_didit.provider import RATE_LIMIT, DiditProvider
-from kycbridge_didit.simulator import NAMES, SANDBOX_API_KEY, DiditSimulator
 
+import kycbridge_didit
 from kycbridge import Bridge, RateLimited
 from kycbridge.sandbox import Sandbox, SimRequest
 from kycbridge.transport import Transport
+from kycbridge_didit.provider import RATE_LIMIT, DiditProvider
+from kycbridge_didit.simulator import NAMES, SANDBOX_API_KEY, DiditSimulator
 
 SID = NAMES["approved"]
 
