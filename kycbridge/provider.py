@@ -312,17 +312,27 @@ def _known_secrets(request: Request | None, *objects: Any) -> list[str]:
 
 
 def _personal_forms(value: str) -> list[str]:
-    """The spellings of a personal value a provider or a library may echo, longest first."""
-    forms = {
-        value,
-        quote(value, safe=""),
-        quote(value),  # "/" kept: as a URL's path shows it
-        quote_plus(value, safe=""),
-        quote_plus(value),
-        json.dumps(value)[1:-1],
-        json.dumps(value)[1:-1].replace("/", "\\/"),
-        json.dumps(value, ensure_ascii=False)[1:-1],
-    }
+    """The spellings of a personal value a provider or a library may echo, longest first.
+
+    The value, in lower and upper case too (a provider may fold it); each as is,
+    percent-encoded (path segment, query value), JSON-escaped; and each of those as a
+    ``repr`` shows it (an error message quoting an excerpt with ``!r``).
+    """
+    forms: set[str] = set()
+    for v in {value, value.lower(), value.upper()}:
+        escaped = json.dumps(v)[1:-1]
+        for form in (
+            v,
+            quote(v, safe="", errors="surrogatepass"),
+            quote(v, errors="surrogatepass"),  # "/" kept: as a URL's path shows it
+            quote_plus(v, safe="", errors="surrogatepass"),
+            quote_plus(v, errors="surrogatepass"),
+            escaped,
+            escaped.replace("/", "\\/"),
+            json.dumps(v, ensure_ascii=False)[1:-1],
+        ):
+            forms.add(form)
+            forms.add(repr(form)[1:-1])
     return sorted(forms, key=len, reverse=True)
 
 

@@ -16,7 +16,7 @@ import kycbridge
 from kycbridge.plugins import PluginRegistry
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _unlimited_class(cls: type[Any]) -> type[Any]:
     return type(f"Unlimited{cls.__name__}", (cls,), {"rate_limit": None})
 
