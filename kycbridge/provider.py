@@ -207,8 +207,7 @@ class HTTPStatusProvider:
 
         :meth:`fetch` masks the request's personal values and :meth:`subject` in every error
         it raises; it also passes each of the error's texts through this method, for what
-        the request did not name (a reference id an answer carries for an inquiry asked by
-        id). The default returns ``text`` unchanged. Keep it pure, quick and total.
+        the request did not name (another id of the same user that an answer carries). The default returns ``text`` unchanged. Keep it pure, quick and total.
         """
         return text
 
