@@ -207,7 +207,8 @@ class HTTPStatusProvider:
 
         :meth:`fetch` masks the request's personal values and :meth:`subject` in every error
         it raises; it also passes each of the error's texts through this method, for what
-        the request did not name (another id of the same user that an answer carries). The default returns ``text`` unchanged. Keep it pure, quick and total.
+        the request did not name (another id of the same user that an answer carries). The
+        default returns ``text`` unchanged. Keep it pure, quick and total.
         """
         return text
 
