@@ -8,7 +8,7 @@ through :func:`kycbridge.redact.scrub` before they are stored.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .exitcodes import ExitCode
@@ -46,8 +46,8 @@ class KYCBridgeError(Exception):
     """Base class of every error kycbridge raises on purpose.
 
     ``message`` is also the exception's only argument (``exc.args == (exc.message,)``): setting
-    one sets the other, so what :meth:`scrub` removed from the message is gone from ``args``,
-    from tracebacks and from pickles too. Errors pickle with all their fields.
+    one sets the other, so what :meth:`scrub` or :meth:`rewrite` removed from the message is
+    gone from ``args``, from tracebacks and from pickles too. Errors pickle with all their fields.
     """
 
     exit_code: ClassVar[int] = ExitCode.INTERNAL
@@ -85,24 +85,32 @@ class KYCBridgeError(Exception):
         self._message = value
         self.args = (value,)
 
+    def rewrite(self, fn: Callable[[str], str]) -> None:
+        """Replace each text this error keeps by ``fn(text)``, in place.
+
+        Rewrites ``message`` (and with it ``args``), ``provider_message``, ``provider_code``,
+        ``request_id`` and any notes added with ``add_note``: every text a user, a log, a
+        pickle or :meth:`to_dict` can see. ``fn`` must be total on strings (a masker, a
+        scrubber); it is not called on ``None`` or empty fields.
+        """
+        self.message = fn(self._message)
+        for name in ("provider_message", "provider_code", "request_id"):
+            value = getattr(self, name, None)
+            if isinstance(value, str) and value:
+                setattr(self, name, fn(value))
+        notes = getattr(self, "__notes__", None)
+        if isinstance(notes, list):
+            notes[:] = [fn(n) if isinstance(n, str) else n for n in notes]
+
     def scrub(self, secrets: Iterable[str | None]) -> None:
         """Replace every secret in ``secrets`` wherever this error keeps text, in place.
 
-        Rewrites ``message`` (and with it ``args``), ``provider_message``, ``provider_code``
-        and any notes added with ``add_note``. Secrets shorter than 3 characters are left
-        alone (see :func:`kycbridge.redact.scrub`).
+        The texts :meth:`rewrite` rewrites. Secrets shorter than 3 characters are left alone
+        (see :func:`kycbridge.redact.scrub`).
         """
         secrets = [s for s in secrets if s]
-        if not secrets:
-            return
-        self.message = _scrub(self._message, secrets)
-        if self.provider_message:
-            self.provider_message = _scrub(self.provider_message, secrets)
-        if self.provider_code:
-            self.provider_code = _scrub(self.provider_code, secrets)
-        notes = getattr(self, "__notes__", None)
-        if isinstance(notes, list):
-            notes[:] = [_scrub(n, secrets) if isinstance(n, str) else n for n in notes]
+        if secrets:
+            self.rewrite(lambda text: _scrub(text, secrets))
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The fields, not the constructor's arguments: subclasses may take others, and the
@@ -232,12 +240,11 @@ class WatchTimeout(KYCBridgeError):
         self.last_error = last_error
         self.polls = polls
 
-    def scrub(self, secrets: Iterable[str | None]) -> None:
-        """Scrub this error and the last transient error it carries."""
-        secrets = list(secrets)
-        super().scrub(secrets)
+    def rewrite(self, fn: Callable[[str], str]) -> None:
+        """Rewrite this error's texts and those of the last transient error it carries."""
+        super().rewrite(fn)
         if self.last_error is not None:
-            self.last_error.scrub(secrets)
+            self.last_error.rewrite(fn)
 
     def to_dict(self) -> dict[str, Any]:
         """The base JSON form plus the last state, raw status, error kind and poll count."""

@@ -56,6 +56,7 @@ from .errors import (
 )
 from .mapping import canonical_word
 from .redact import mask
+from .terminal import safe_text
 from .transport import Response
 
 __all__ = [
@@ -424,7 +425,8 @@ class ErrorTable:
             if cls in TRANSIENT_TYPES:
                 shown = f": body is not the provider's error body: {excerpt[:60]!r}"
                 return cls(self.summary(cls) + (shown if response.body else ""), **common)
-            media = response.content_type or "no content type"
+            # The content type is the provider's text: one escaped line, bounded.
+            media = safe_text(mask_personal(response.content_type), 80) or "no content type"
             message = f"HTTP {status} answer is not the provider's JSON error body ({media})"
             if cls is SubjectNotFound:
                 message += ": the URL looks wrong, check base_url"

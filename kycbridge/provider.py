@@ -10,11 +10,13 @@ enforces timeouts, retries and rate limits, picks the error, and builds the repo
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Final, Protocol, runtime_checkable
+from urllib.parse import quote, quote_plus
 
 import attrs
 
@@ -27,6 +29,7 @@ from .states import KYCState
 from .transport import Request, Response, Transport
 
 __all__ = [
+    "KEEP",
     "PROVIDER_MEMBERS",
     "HTTPStatusProvider",
     "KYCStatusProvider",
@@ -35,6 +38,7 @@ __all__ = [
     "env_name",
     "is_secret",
     "load_settings",
+    "mask_personal_values",
     "scrub_response",
     "secret",
 ]
@@ -104,14 +108,44 @@ PROVIDER_MEMBERS: tuple[str, ...] = _protocol_members(KYCStatusProvider)
 """Every member :class:`KYCStatusProvider` declares: what plugin validation checks."""
 
 
+class _Keep:
+    """The type of :data:`KEEP` (one instance)."""
+
+    _instance: ClassVar[_Keep | None] = None
+
+    def __new__(cls) -> _Keep:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+    def __reduce__(self) -> str:
+        return "KEEP"  # unpickles as this module's KEEP: the one instance
+
+
+KEEP: Final = _Keep()
+"""The default of :attr:`Parsed.raw`: the report keeps the payload as received."""
+
+
 @attrs.frozen(slots=False)  # made on every call: a dict class is quicker to build frozen
 class Parsed:
-    """What :meth:`HTTPStatusProvider.parse` read out of a successful payload."""
+    """What :meth:`HTTPStatusProvider.parse` read out of a successful payload.
+
+    ``raw`` is what the report keeps as :attr:`StatusReport.raw <kycbridge.StatusReport.raw>`:
+    by default (:data:`KEEP`) the payload as received (secrets already replaced by ``***``).
+    A provider whose payload carries personal data the app did not ask for (names, birth
+    dates, addresses, document numbers, other ids) returns here only what may be kept, for
+    example an allow-list of non-personal fields; ``None`` keeps nothing. Whatever it is must
+    be JSON-ready (it is written by :func:`~kycbridge.report_to_dict`).
+    """
 
     state: KYCState
     raw_status: str | None
     details: Any = None
     blocklisted: bool = False
+    raw: Any = KEEP
 
 
 class HTTPStatusProvider:
@@ -168,6 +202,16 @@ class HTTPStatusProvider:
         """Read a 2xx JSON payload; raise :class:`MalformedResponse` when it is not the shape."""
         raise NotImplementedError
 
+    def mask_text(self, text: str) -> str:
+        """``text`` with personal data masked that only this provider knows how to spot.
+
+        :meth:`fetch` masks the request's personal values and :meth:`subject` in every error
+        it raises; it also passes each of the error's texts through this method, for what
+        the request did not name (another id of the same user that an answer carries). The
+        default returns ``text`` unchanged. Keep it pure, quick and total.
+        """
+        return text
+
     def error_for(self, response: Response) -> KYCBridgeError:
         """The error for a non-2xx answer (its body may be anything).
 
@@ -184,21 +228,25 @@ class HTTPStatusProvider:
         The request's secrets (its secret headers, and the query's and settings' fields
         declared with :func:`secret`, sent or not) are replaced by ``***`` in the answer
         (:func:`scrub_response`) before ``parse`` or ``error_for`` see it, and in every error
-        raised here.
+        raised here. The request's personal values (its ``personal_params``, in the path or
+        the query string) and :meth:`subject` are masked in every such error's text too,
+        as they are, percent-encoded and JSON-escaped, in any case
+        (:func:`mask_personal_values`), then passed through :meth:`mask_text`. The report
+        keeps :attr:`Parsed.raw` as ``raw``.
         """
-        request = self.build_request(query, settings)
-        if type(self).sign is HTTPStatusProvider.sign:  # nothing to sign
-            response = transport.send(request, provider=self.name)
-        else:  # signed anew for every attempt, retries included
-
-            def sign(attempt: Request) -> Request:
-                return self.sign(attempt, settings, self.now())
-
-            response = transport.send(request, provider=self.name, sign=sign)
-        # A provider may echo a secret: gone before any plugin code cuts or keeps the text.
-        secrets = _known_secrets(request, query, settings)
-        response = scrub_response(response, secrets)
+        request: Request | None = None
         try:
+            request = self.build_request(query, settings)
+            if type(self).sign is HTTPStatusProvider.sign:  # nothing to sign
+                response = transport.send(request, provider=self.name)
+            else:  # signed anew for every attempt, retries included
+
+                def sign(attempt: Request) -> Request:
+                    return self.sign(attempt, settings, self.now())
+
+                response = transport.send(request, provider=self.name, sign=sign)
+            # A provider may echo a secret: gone before any plugin code cuts or keeps the text.
+            response = scrub_response(response, _known_secrets(request, query, settings))
             if not 200 <= response.status < 300:
                 raise self.error_for(response)
             payload = response.json(provider=self.name)
@@ -213,9 +261,9 @@ class HTTPStatusProvider:
                     http_status=response.status,
                 ) from None
         except KYCBridgeError as exc:
-            exc.scrub(secrets)  # whatever a plugin put in an error, a secret never leaves it
-            exc.provider = exc.provider or self.name
+            self._clean_error(exc, query, settings, request)
             raise
+        raw = parsed.raw
         return StatusReport(
             provider=self.name,
             state=parsed.state,
@@ -224,8 +272,26 @@ class HTTPStatusProvider:
             subject=self.subject(query),
             details=parsed.details,
             blocklisted=parsed.blocklisted,
-            raw=payload,
+            raw=payload if raw is KEEP else raw,
         )
+
+    def _clean_error(
+        self, exc: KYCBridgeError, query: Any, settings: Any, request: Request | None
+    ) -> None:
+        """Secrets out of ``exc``'s text, personal values masked (see :meth:`fetch`)."""
+        exc.scrub(_known_secrets(request, query, settings))
+        personal = [] if request is None else request.personal_values()
+        try:
+            subject = self.subject(query)
+        except Exception:  # a broken subject() must not hide the error being raised
+            subject = None
+        if subject:
+            personal.append(subject)
+        if personal:
+            exc.rewrite(lambda text: mask_personal_values(text, personal))
+        if type(self).mask_text is not HTTPStatusProvider.mask_text:
+            exc.rewrite(self.mask_text)
+        exc.provider = exc.provider or self.name
 
 
 @functools.lru_cache(maxsize=64)
@@ -234,15 +300,66 @@ def _secret_names(cls: type[Any]) -> tuple[str, ...]:
     return tuple(f.name for f in attrs.fields(cls) if is_secret(f)) if attrs.has(cls) else ()
 
 
-def _known_secrets(request: Request, *objects: Any) -> list[str]:
+def _known_secrets(request: Request | None, *objects: Any) -> list[str]:
     """The request's secret header values, and the secret field values of ``objects``."""
-    secrets = request.secrets()
+    secrets = [] if request is None else request.secrets()
     for obj in objects:
         for name in _secret_names(type(obj)):  # type: ignore[arg-type]
             value = getattr(obj, name, None)
             if isinstance(value, str) and value and value not in secrets:
                 secrets.append(value)
     return secrets
+
+
+def _personal_forms(value: str) -> list[str]:
+    """The spellings of a personal value a provider or a library may echo, longest first.
+
+    The value, in lower and upper case too (a provider may fold it); each as is,
+    percent-encoded (path segment, query value), JSON-escaped; and each of those as a
+    ``repr`` shows it (an error message quoting an excerpt with ``!r``).
+    """
+    forms: set[str] = set()
+    for v in {value, value.lower(), value.upper()}:
+        escaped = json.dumps(v)[1:-1]
+        for form in (
+            v,
+            quote(v, safe="", errors="surrogatepass"),
+            quote(v, errors="surrogatepass"),  # "/" kept: as a URL's path shows it
+            quote_plus(v, safe="", errors="surrogatepass"),
+            quote_plus(v, errors="surrogatepass"),
+            escaped,
+            escaped.replace("/", "\\/"),
+            json.dumps(v, ensure_ascii=False)[1:-1],
+        ):
+            forms.add(form)
+            forms.add(repr(form)[1:-1])
+    return sorted(forms, key=len, reverse=True)
+
+
+def _personal_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
+    # Not cached: only errors are masked, and no cache is to hold anyone's personal data.
+    alternatives = [re.escape(f) for v in values for f in _personal_forms(v)]
+    return re.compile("|".join(sorted(set(alternatives), key=len, reverse=True)), re.IGNORECASE)
+
+
+def mask_personal_values(text: str, values: Iterable[str | None]) -> str:
+    """``text`` with each of ``values`` masked (:func:`~kycbridge.redact.mask`).
+
+    Each value is found as it is, percent-encoded (as a path segment or a query value,
+    ``%2F`` or ``%2f``) and JSON-escaped, ignoring case (``Jane@Example.com`` and a
+    provider's ``jane@example.com`` are one person). Values shorter than 3 characters are
+    left alone (masking them would garble text without hiding anyone). Returns ``text``
+    itself when nothing is found.
+    """
+    kept = tuple(dict.fromkeys(v for v in values if v and len(v) >= MIN_SECRET_LENGTH))
+    if not kept or not text:
+        return text
+    shown = {f.lower(): mask(v) for v in kept for f in _personal_forms(v)}
+    try:
+        pattern = _personal_pattern(kept)
+    except re.error:  # not reachable with escaped text; never fail while masking
+        return text
+    return pattern.sub(lambda m: shown.get(m.group(0).lower(), REDACTED), text)
 
 
 def scrub_response(response: Response, secrets: Sequence[str]) -> Response:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from toy import TOY_TOKEN, ToyProvider, ToySimulator, toy_plugin
+from unlimited import unlimited_installed
 
 import kycbridge
 from kycbridge import Bridge
@@ -56,9 +57,14 @@ def check_human_output(out: str) -> None:
     )
 
 
+def unlimited_bridge() -> Bridge:
+    """The installed plugins without client-side rate limits (each plugin tests its own)."""
+    return Bridge([unlimited_installed])
+
+
 @needs_plugins
 def test_demo_in_process():
-    code, out, err = run("demo")
+    code, out, err = run("demo", bridge=unlimited_bridge())
     assert code == 0, err
     check_human_output(out)
     assert err == ""
@@ -69,7 +75,7 @@ def test_demo_in_process():
 
 @needs_plugins
 def test_demo_json():
-    code, out, _ = run("demo", "--json")
+    code, out, _ = run("demo", "--json", bridge=unlimited_bridge())
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert all(row["event"] == "change" for row in rows[:-1])

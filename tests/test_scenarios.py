@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from unlimited import unlimited_installed
 
 from kycbridge import Bridge, KYCState
 from kycbridge.errors import KYCBridgeError
@@ -67,7 +68,10 @@ def sandbox() -> Iterator[Sandbox]:
 def make_bridge(sandbox: Sandbox, read_timeout: float) -> Bridge:
     # a Retry-After defers the bridge's rate limiter by at most 50 ms here
     transport = Transport(retries=0, read_timeout=read_timeout, max_retry_after=0.05)
-    return Bridge(settings=sandbox.settings(), transport=transport, env={})
+    # No client-side rate limits: not what these tests are about (each plugin tests its own).
+    return Bridge(
+        [unlimited_installed], settings=sandbox.settings(), transport=transport, env={}
+    )
 
 
 def test_some_plugin_is_installed():

@@ -29,6 +29,7 @@ __all__ = [
     "FeatureCheck",
     "parse_details",
     "public_payload",
+    "shape_version",
 ]
 
 
@@ -65,7 +66,8 @@ class DiditDetails:
     checks: tuple[FeatureCheck, ...] = ()
     """The features that ran, one row per result, with their statuses (no personal data)."""
     api_version: str | None = None
-    """The API version the decision was read from (``v3`` or ``v2``)."""
+    """The API version whose shape the decision has (``v3`` or ``v2``), told from its keys
+    (:func:`shape_version`); ``None`` when it has no per-feature key of either."""
 
 
 TOP_FIELDS: Mapping[str, type] = {
@@ -142,8 +144,10 @@ def _feature_status(result: object, where: str) -> str | None:
     return status
 
 
-def _checks(payload: Mapping[str, Any], version: str) -> tuple[FeatureCheck, ...]:
+def _checks(payload: Mapping[str, Any], version: str | None) -> tuple[FeatureCheck, ...]:
     rows: list[FeatureCheck] = []
+    if version is None:
+        return ()
     if version == "v2":
         for key, feature in FEATURES_V2.items():
             result = payload.get(key)
@@ -161,8 +165,30 @@ def _checks(payload: Mapping[str, Any], version: str) -> tuple[FeatureCheck, ...
     return tuple(rows)
 
 
-def parse_details(payload: Mapping[str, Any], version: str = "v3") -> DiditDetails:
-    """Read a decision into :class:`DiditDetails` (strict types, see the module doc)."""
+def shape_version(payload: Mapping[str, Any]) -> str | None:
+    """Which API version's shape a decision has, told from its keys, ``null`` values included.
+
+    ``v3`` when it has a v3 per-feature array key (:data:`FEATURES_V3`: ``id_verifications``,
+    ``liveness_checks``...), else ``v2`` when it has a v2 per-feature object key
+    (:data:`FEATURES_V2`: ``id_verification``, ``liveness``...), else ``None``. The two sets of
+    keys are disjoint, and Didit sends every feature key of its version (``null`` until the
+    feature ran), so the answer tells its own version: no need to know what was asked.
+    """
+    if any(key in payload for key in FEATURES_V3):
+        return "v3"
+    if any(key in payload for key in FEATURES_V2):
+        return "v2"
+    return None
+
+
+def parse_details(payload: Mapping[str, Any], version: str | None = None) -> DiditDetails:
+    """Read a decision into :class:`DiditDetails` (strict types, see the module doc).
+
+    ``version`` (``v3`` or ``v2``) says which per-feature keys to read; by default the
+    decision's own shape (:func:`shape_version`) says.
+    """
+    if version is None:
+        version = shape_version(payload)
     features = _field(payload, "features", list) or []
     for index, feature in enumerate(features):
         if not isinstance(feature, str):

@@ -15,8 +15,9 @@ said") and must be a string when present. Extra fields are ignored. Anything els
 :class:`kycbridge.MalformedResponse` naming the field.
 
 Persona's inquiry attributes also carry personal data (names, birthdate, address, email,
-phone, the ``reference-id``). None of it is copied into the details; it stays only in
-``report.raw``, the payload as received.
+phone, the ``reference-id``, fields the template collects). None of it is copied into the
+details, nor into ``report.raw``: :func:`public_inquiry` keeps an allow-list of non-personal
+attributes (:data:`RAW_ATTRIBUTES`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ import attrs
 from kycbridge import MalformedResponse
 from kycbridge.redact import mask
 
-__all__ = ["TIMESTAMPS", "PersonaDetails", "attribute", "parse_inquiry"]
+__all__ = [
+    "RAW_ATTRIBUTES",
+    "TIMESTAMPS",
+    "PersonaDetails",
+    "attribute",
+    "parse_inquiry",
+    "public_inquiry",
+]
 
 
 def _masked_repr(value: str | None) -> str:
@@ -154,3 +162,30 @@ def parse_inquiry(
         matched_by=matched_by,
         **stamps,
     )
+
+
+RAW_ATTRIBUTES: tuple[str, ...] = ("status", *TIMESTAMPS)
+"""The inquiry attributes ``report.raw`` keeps (in kebab-case; the snake and camel spellings
+of each are kept too, as received): the status and the timestamps. Every other attribute
+(names, birthdate, address, email, phone, ``reference-id``, fields, notes, tags) is left out."""
+
+_RAW_NAMES = frozenset(name for kebab in RAW_ATTRIBUTES for name in _spellings(kebab))
+
+
+def public_inquiry(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """An inquiry resource as ``report.raw`` keeps it: only what is not personal.
+
+    ``type``, ``id`` (the inquiry id, which :class:`PersonaDetails` and the report's subject
+    hold too), the allowed attributes (:data:`RAW_ATTRIBUTES`) and the ``inquiry-template``
+    relationship; nothing else.
+    """
+    kept: dict[str, Any] = {"type": resource.get("type"), "id": resource.get("id")}
+    attributes = resource.get("attributes")
+    if isinstance(attributes, Mapping):
+        kept["attributes"] = {k: v for k, v in attributes.items() if k in _RAW_NAMES}
+    template = _template_id(resource)
+    if template is not None:
+        kept["relationships"] = {
+            "inquiry-template": {"data": {"type": "inquiry-template", "id": template}}
+        }
+    return kept

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from typing import Any, ClassVar
-from urllib.parse import quote, quote_plus
 
 from kycbridge import (
     HTTPStatusProvider,
@@ -22,14 +21,14 @@ from kycbridge import (
     Parsed,
     Request,
     StatusMap,
-    StatusReport,
     SubjectNotFound,
 )
 from kycbridge.errortable import is_json_type
 from kycbridge.redact import mask
-from kycbridge.transport import Response, Transport
+from kycbridge.terminal import safe_text
+from kycbridge.transport import Response
 
-from .details import PersonaDetails, parse_inquiry
+from .details import PersonaDetails, parse_inquiry, public_inquiry
 from .errors import ERROR_TABLE, retry_hint
 from .mapping import STATUS_MAP
 from .query import API_KEY_ENV, PersonaQuery, PersonaSettings
@@ -42,7 +41,7 @@ __all__ = [
     "RATE_LIMIT",
     "REFERENCE_PARAM",
     "PersonaProvider",
-    "redact_error",
+    "mask_reference_ids",
 ]
 
 INQUIRIES_PATH = "/inquiries"
@@ -127,11 +126,12 @@ class PersonaProvider(HTTPStatusProvider):
 
         A list (the reference-id lookup) gives its first inquiry, the newest (Persona lists
         newest first); an empty list is :class:`kycbridge.SubjectNotFound`. ``raw_status`` is
-        the inquiry's ``attributes.status``. Raises :class:`kycbridge.MalformedResponse` for
-        any other shape.
+        the inquiry's ``attributes.status``. The report's ``raw`` keeps only the inquiry's
+        non-personal part (:func:`.details.public_inquiry`), in the answer's shape. Raises
+        :class:`kycbridge.MalformedResponse` for any other shape.
         """
         if not is_json_type(response.content_type):
-            shown = response.content_type or "no content type"
+            shown = safe_text(response.content_type, 80) or "no content type"
             raise self._malformed(response, f"answer served as {shown}, not application/json")
         if not isinstance(payload, dict):
             raise self._malformed(response, "answer is not a JSON object")
@@ -150,10 +150,13 @@ class PersonaProvider(HTTPStatusProvider):
             details = parse_inquiry(data, where, matched_by=matched_by)
         except MalformedResponse as exc:
             raise self._malformed(response, exc.message) from None
+        assert isinstance(data, dict)  # parse_inquiry refused anything else
+        kept = public_inquiry(data)
         return Parsed(
             state=self.normalize(details.status),
             raw_status=details.status,
             details=details,
+            raw={"data": [kept] if matched_by == "reference_id" else kept},
         )
 
     def error_for(self, response: Response) -> KYCBridgeError:
@@ -164,16 +167,9 @@ class PersonaProvider(HTTPStatusProvider):
         """
         return retry_hint(super().error_for(response), response)
 
-    def fetch(self, query: Any, settings: Any, transport: Transport) -> StatusReport:
-        """:meth:`kycbridge.HTTPStatusProvider.fetch`, personal ids masked in errors.
-
-        The subject and any reference id are masked in the text of every error it raises
-        (:func:`redact_error`).
-        """
-        try:
-            return super().fetch(query, settings, transport)
-        except KYCBridgeError as exc:
-            raise redact_error(exc, self.subject(query)) from None
+    def mask_text(self, text: str) -> str:
+        """Any ``reference-id`` value in an error's text masked (:func:`mask_reference_ids`)."""
+        return mask_reference_ids(text)
 
     def _malformed(self, response: Response, why: str) -> MalformedResponse:
         # No excerpt of the body: an inquiry carries personal attributes.
@@ -185,23 +181,10 @@ _REFERENCE_IN_TEXT = re.compile(
 )
 
 
-def _mask_in(text: str, subject: str | None) -> str:
-    if subject and len(subject) >= 3:
-        shown = mask(subject)
-        for form in {quote(subject, safe=""), quote_plus(subject), subject}:
-            text = text.replace(form, shown)
-    return _REFERENCE_IN_TEXT.sub(lambda m: m.group(1) + mask(m.group(2)), text)
+def mask_reference_ids(text: str) -> str:
+    """``text`` with any ``reference-id`` value in it masked (an answer may echo one).
 
-
-def redact_error(error: KYCBridgeError, subject: str | None) -> KYCBridgeError:
-    """``error`` with its personal ids masked; returns it.
-
-    ``subject`` (plain or percent-encoded) and any ``reference-id`` value are masked in its
-    message, provider message and provider code.
+    The query's own subject is masked by the core (:meth:`kycbridge.HTTPStatusProvider.fetch`);
+    this masks a reference id the query did not name (one found by inquiry id) too.
     """
-    error.message = _mask_in(error.message, subject)
-    if error.provider_message:
-        error.provider_message = _mask_in(error.provider_message, subject)
-    if error.provider_code:
-        error.provider_code = _mask_in(error.provider_code, subject)
-    return error
+    return _REFERENCE_IN_TEXT.sub(lambda m: m.group(1) + mask(m.group(2)), text)

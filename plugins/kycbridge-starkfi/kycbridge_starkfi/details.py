@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from kycbridge import MalformedResponse
+from kycbridge.redact import mask
 
 __all__ = ["DATA_FIELDS", "IP_INFO_FIELDS", "IpInfo", "StarkFiDetails", "parse_details"]
 
@@ -29,8 +30,10 @@ __all__ = ["DATA_FIELDS", "IP_INFO_FIELDS", "IpInfo", "StarkFiDetails", "parse_d
 class IpInfo:
     """One IP / device record of ``data.ip_info`` (StarkFi deduplicates them by IP)."""
 
-    ip_address: str | None = None
-    """The IP address the user came from."""
+    ip_address: str | None = attrs.field(
+        default=None, repr=lambda v: "None" if v is None else repr(mask(v))
+    )
+    """The IP address the user came from (personal data: masked in the repr)."""
     ip_country: str | None = None
     """Country of that IP."""
     ip_state: str | None = None

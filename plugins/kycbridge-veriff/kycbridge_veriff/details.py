@@ -6,8 +6,9 @@ wrong JSON type raises :class:`kycbridge.MalformedResponse` naming the field. No
 ``"9001"`` is not a number.
 
 Personal data is left out: ``person``, ``document``, ``vendorData`` and ``endUserId`` (the
-partner's own user reference) stay in ``report.raw`` only, and the verification ``id`` (the
-session id, the report's masked subject) is not repeated here.
+partner's own user reference), and the verification ``id`` (the session id, the report's
+masked subject) is not repeated here. :func:`public_payload` is what ``report.raw`` keeps:
+an allow-list of the decision's non-personal fields.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import attrs
 
 from kycbridge import MalformedResponse
 
-__all__ = ["VERIFICATION_FIELDS", "VeriffDetails", "parse_details"]
+__all__ = ["RAW_VERIFICATION_FIELDS", "VERIFICATION_FIELDS", "VeriffDetails", "parse_details",
+           "public_payload"]
 
 
 @attrs.frozen(slots=False)
@@ -89,3 +91,29 @@ def parse_details(verification: Mapping[str, Any] | None) -> VeriffDetails:
             )
         values[field] = value
     return VeriffDetails(decided=True, **values)
+
+
+RAW_VERIFICATION_FIELDS: tuple[str, ...] = ("id", *VERIFICATION_FIELDS)
+"""The ``verification`` fields ``report.raw`` keeps: the decision's words, codes and times,
+and the session ``id`` (the report's subject already). ``person``, ``document``,
+``vendorData``, ``endUserId``, ``additionalVerifiedData`` and any field not listed here are
+left out, as is the answer's ``technicalData`` (the user's IP address)."""
+
+
+def public_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A 2xx decision answer as ``report.raw`` keeps it: only what is not personal.
+
+    ``status`` and the allowed fields (:data:`RAW_VERIFICATION_FIELDS`) of ``verification``
+    (``None`` stays ``None``).
+    """
+    kept: dict[str, Any] = {}
+    if "status" in payload:
+        kept["status"] = payload["status"]
+    verification = payload.get("verification")
+    if isinstance(verification, Mapping):
+        kept["verification"] = {
+            k: verification[k] for k in RAW_VERIFICATION_FIELDS if k in verification
+        }
+    else:
+        kept["verification"] = None
+    return kept

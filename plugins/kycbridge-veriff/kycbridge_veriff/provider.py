@@ -10,25 +10,23 @@ from __future__ import annotations
 
 import re
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 from kycbridge import (
     CompositeStatusMap,
     HTTPStatusProvider,
     InvalidQuery,
-    KYCBridgeError,
     KYCState,
     MalformedResponse,
     Parsed,
     Request,
     StatusMap,
-    StatusReport,
 )
 from kycbridge.errortable import is_json_type, mask_personal
-from kycbridge.redact import mask, scrub
-from kycbridge.transport import Response, Transport
+from kycbridge.redact import mask
+from kycbridge.terminal import safe_text
+from kycbridge.transport import Response
 
-from .details import VeriffDetails, parse_details
+from .details import VeriffDetails, parse_details, public_payload
 from .errors import ERROR_TABLE
 from .mapping import (
     DECISION_MAP,
@@ -47,14 +45,6 @@ DECISION_PATH = "/v1/sessions/{session_id}/decision"
 """The decision endpoint, below the base URL."""
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-
-def _mask_subject(text: str, session_id: str) -> str:
-    """``text`` with the session id (plain, upper case or percent-encoded) masked."""
-    shown = mask(session_id)
-    for form in {session_id, session_id.upper(), quote(session_id, safe="")}:
-        text = text.replace(form, shown)
-    return text
 
 
 _SECRET_HEADERS = frozenset({AUTH_HEADER.lower(), SIGNATURE_HEADER.lower()})
@@ -114,39 +104,17 @@ class VeriffProvider(HTTPStatusProvider):
             personal_params=_PERSONAL_PARAMS,
         )
 
-    def fetch(self, query: Any, settings: Any, transport: Transport) -> StatusReport:
-        """As :meth:`kycbridge.HTTPStatusProvider.fetch`, with two more guarantees on errors.
-
-        The shared secret, which is never sent (so no request header holds it), is scrubbed
-        from them too; and the session id (in the URL path, which error text from the
-        connection layer or an echoing error page may repeat) is shown masked.
-        """
-        try:
-            return super().fetch(query, settings, transport)
-        except KYCBridgeError as exc:
-            secret = getattr(settings, "shared_secret", None)
-            subject = getattr(query, "session_id", None)
-            for name in ("message", "provider_message", "provider_code"):
-                text = getattr(exc, name)
-                if not text:
-                    continue
-                if secret:
-                    text = scrub(text, [secret])
-                if subject:
-                    text = _mask_subject(text, subject)
-                setattr(exc, name, text)
-            raise
-
     def parse(self, payload: Any, response: Response) -> Parsed:
         """Read a 2xx answer: ``{"status": "success", "verification": {...} | null}``.
 
         ``verification: null`` is no decision yet: :data:`.mapping.NO_DECISION_STATE`, with
         ``raw_status`` ``"null"``. Otherwise the state comes from ``status`` (see
-        :mod:`.mapping`) and ``raw_status`` is ``"status/code"``. Raises
+        :mod:`.mapping`) and ``raw_status`` is ``"status/code"``. The report's ``raw`` is
+        :func:`.details.public_payload` (no personal data). Raises
         :class:`kycbridge.MalformedResponse` for any other shape.
         """
         if not is_json_type(response.content_type):
-            shown = response.content_type or "no content type"
+            shown = safe_text(response.content_type, 80) or "no content type"
             raise self._malformed(response, f"answer served as {shown}, not application/json")
         if not isinstance(payload, dict):
             raise self._malformed(response, "answer is not a JSON object")
@@ -158,7 +126,10 @@ class VeriffProvider(HTTPStatusProvider):
         verification = payload["verification"]
         if verification is None:
             return Parsed(
-                state=NO_DECISION_STATE, raw_status=NO_DECISION_WORD, details=parse_details(None)
+                state=NO_DECISION_STATE,
+                raw_status=NO_DECISION_WORD,
+                details=parse_details(None),
+                raw=public_payload(payload),
             )
         if not isinstance(verification, dict):
             raise self._malformed(response, "verification is neither an object nor null")
@@ -170,6 +141,7 @@ class VeriffProvider(HTTPStatusProvider):
             state=normalize(verification),
             raw_status=raw_status_of(verification),
             details=details,
+            raw=public_payload(payload),
         )
 
     def _malformed(self, response: Response, why: str) -> MalformedResponse:
