@@ -71,7 +71,7 @@ class TestSumsubContract(testing.ProviderContract):  # type: ignore[misc]
     simulator_factory = _unlimited_simulator
     plugin = kycbridge_sumsub
     distribution = "kycbridge-sumsub"
-    canary_secret = "sbx:kbcanary-7d1f0c55e2a94b8e"  # noqa: S105 - app tokens start sbx:/prd:
+    canary_secret = "sbx:kbcanary-7d1f0c55e2a94b8e"  # app tokens start sbx: or prd:
     valid_queries = [
         {"applicant_id": "5b594ade0a975a36c9349e66"},
         {"external_user_id": "user-12345"},
