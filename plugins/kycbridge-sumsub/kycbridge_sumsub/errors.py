@@ -30,8 +30,11 @@ from kycbridge import (
 
 __all__ = ["ERROR_BODY", "ERROR_TABLE", "MAX_RETRY_AFTER"]
 
-MAX_RETRY_AFTER = 60.0
-"""Longest ``Retry-After`` put on an error, in seconds (Sumsub's window is 5 s)."""
+MAX_RETRY_AFTER = 5.0
+"""Longest ``Retry-After`` put on an error, in seconds: Sumsub's window is 5 s, so no longer
+wait is needed to free a slot (a longer hint would hold a Bridge's limiter, or a watch, back
+for nothing). The transport's own retry honours ``Retry-After`` up to its ``max_retry_after``.
+"""
 
 ERROR_BODY = ErrorBody(
     required={"description": str},

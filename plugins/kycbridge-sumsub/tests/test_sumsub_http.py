@@ -418,3 +418,14 @@ def test_any_json_gives_a_report_or_a_typed_error(
     assert report.state is PROVIDER.normalize(payload)
     assert PROVIDER.normalize(report.raw_status) is report.state  # raw_status re-normalizes
     assert "email" not in (report.raw or {})
+
+
+def test_a_long_retry_after_is_capped_at_the_window_on_the_error(
+    sim: tuple[SumsubSimulator, Sandbox],
+) -> None:
+    _, sandbox = sim
+    with pytest.raises(RateLimited) as info:  # retries=0: the 429 itself
+        fetch(sandbox, {"external_user_id": "sandbox-rate-limited-long"})
+    assert info.value.retry_after == WINDOW == 5.0
+    report = fetch(sandbox, {"external_user_id": "sandbox-rate-limited-long"})
+    assert report.state is KYCState.APPROVED
