@@ -36,6 +36,9 @@ __all__ = [
 
 __version__ = "0.1.0"
 
+KYCBRIDGE_PLUGIN_API = "1.0"
+"""The kycbridge plugin API this plugin was written for (docs/compatibility.md)."""
+
 _LAZY = {
     "SumsubProvider": "provider",
     "SumsubQuery": "query",

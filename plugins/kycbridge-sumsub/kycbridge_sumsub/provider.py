@@ -13,25 +13,19 @@ in :mod:`.details`, the error table in :mod:`.errors`.
 from __future__ import annotations
 
 from typing import Any, ClassVar
-from urllib.parse import quote, quote_plus
-
-import attrs
 
 from kycbridge import (
     CompositeStatusMap,
     HTTPStatusProvider,
     InvalidQuery,
-    KYCBridgeError,
     KYCState,
     MalformedResponse,
     Parsed,
     Request,
     StatusMap,
-    StatusReport,
 )
 from kycbridge.errortable import is_json_type, mask_personal
-from kycbridge.redact import mask
-from kycbridge.transport import Response, Transport
+from kycbridge.transport import Response
 
 from .details import SumsubDetails, parse_details, safe_raw
 from .errors import ERROR_TABLE
@@ -44,7 +38,6 @@ __all__ = [
     "EXTERNAL_USER_PATH",
     "RATE_LIMIT",
     "SumsubProvider",
-    "redact_error",
 ]
 
 APPLICANT_PATH = "/resources/applicants/{applicantId}/one"
@@ -155,42 +148,12 @@ class SumsubProvider(HTTPStatusProvider):
             state=normalize(payload),
             raw_status=raw_status_of(payload),
             details=details,
+            raw=safe_raw(payload),  # no info, fixedInfo, email, externalUserId...
         )
 
-    def fetch(self, query: Any, settings: Any, transport: Transport) -> StatusReport:
-        """:meth:`kycbridge.HTTPStatusProvider.fetch`, with personal data kept out.
-
-        The report's ``raw`` keeps only the applicant's non-personal fields
-        (:func:`.details.safe_raw`: no ``info``, ``fixedInfo``, ``email``,
-        ``externalUserId``...), and the subject is masked in the text of every error raised
-        (:func:`redact_error`).
-        """
-        try:
-            report = super().fetch(query, settings, transport)
-        except KYCBridgeError as exc:
-            raise redact_error(exc, self.subject(query)) from None
-        return attrs.evolve(report, raw=safe_raw(report.raw))
+    def mask_text(self, text: str) -> str:
+        """Emails an answer may carry masked too (the core masks the subject itself)."""
+        return mask_personal(text)
 
     def _malformed(self, response: Response, why: str) -> MalformedResponse:
         return MalformedResponse(why, provider=self.name, http_status=response.status)
-
-
-def _mask_in(text: str, subject: str | None) -> str:
-    if subject and len(subject) >= 3:
-        shown = mask(subject)
-        for form in {quote(subject, safe=""), quote_plus(subject), subject}:
-            text = text.replace(form, shown)
-    return mask_personal(text)
-
-
-def redact_error(error: KYCBridgeError, subject: str | None) -> KYCBridgeError:
-    """``error`` with ``subject`` (plain or percent-encoded) and emails masked; returns it.
-
-    Applied to its message, provider message and provider code.
-    """
-    error.message = _mask_in(error.message, subject)
-    if error.provider_message:
-        error.provider_message = _mask_in(error.provider_message, subject)
-    if error.provider_code:
-        error.provider_code = _mask_in(error.provider_code, subject)
-    return error
