@@ -163,7 +163,7 @@ def test_normalizer_raising_on_none_fails_the_contract(pytester):
         "-k",
         "not test_hostile_server",
     )
-    result.assert_outcomes(failed=1, passed=7, skipped=2)
+    result.assert_outcomes(failed=1, passed=9, skipped=2)
     result.stdout.fnmatch_lines(
         [
             "*_ TestFragile.test_normalizer_total_and_deterministic _*",
@@ -312,7 +312,7 @@ def test_scenario_not_reaching_its_outcome_fails_the_contract(pytester):
             error_cases = {"err-404": kycbridge.AuthenticationError}
         """,
         "-k",
-        "scenario or error_case",
+        "test_scenario or error_case",
     )
     result.assert_outcomes(failed=4)
     result.stdout.fnmatch_lines(
