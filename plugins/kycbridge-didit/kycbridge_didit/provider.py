@@ -44,6 +44,7 @@ RATE_LIMIT = 100 / 60
 """Didit's documented limit on the decision endpoint: 100 requests/min per key (1.67/s)."""
 
 _SECRET_HEADERS = frozenset({"x-api-key"})
+_PERSONAL_PARAMS = frozenset({"session_id"})
 
 _VERSION: contextvars.ContextVar[str] = contextvars.ContextVar("didit_api_version", default="v3")
 """The API version of the request being answered (the answer's shape depends on it)."""
@@ -119,10 +120,13 @@ class DiditProvider(HTTPStatusProvider):
                 f"Didit needs an API key: set {API_KEY_ENV} or the api_key setting",
                 provider=self.name,
             )
-        # TODO(request-model): a path parameter, marked personal, encoded by the core.
-        url = settings.base_url + decision_path(settings.api_version, query.session_id)
+        # The session id is a path parameter marked personal: masked by the core wherever the
+        # URL is logged or shown, and never part of the URL the transport caches.
         return Request(
-            url=url,
+            url=settings.base_url,
+            path="/{api_version}/session/{session_id}/decision/",
+            path_params={"api_version": settings.api_version, "session_id": query.session_id},
+            personal_params=_PERSONAL_PARAMS,
             headers={"x-api-key": settings.api_key},
             method="GET",
             secret_headers=_SECRET_HEADERS,
