@@ -12,11 +12,13 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pathtoy import PathProvider, PathSimulator, pathtoy_plugin
 from toy import TOY_MAP, TOY_TOKEN, ToyDetails, ToyProvider, ToyQuery, ToySimulator, toy_plugin
 
 from kycbridge import (
     AuthenticationError,
     KYCState,
+    ProviderUnavailable,
     RequestRejected,
     StatusReport,
     SubjectNotFound,
@@ -25,8 +27,9 @@ from kycbridge import (
 )
 from kycbridge.mapping import canonical_word
 from kycbridge.sandbox import Scenario
-from kycbridge.testing import FAST_TRANSPORT, ProviderContract, fast_transport
+from kycbridge.testing import FAST_TRANSPORT, FakeClock, ProviderContract, fast_transport
 from kycbridge.testing import strategies as kst
+from kycbridge.testing.canary import canary_candidates, canary_uuid, find_leaks, record_text
 
 pytest_plugins = ["pytester"]
 
@@ -93,6 +96,31 @@ class TestToyContractExplicitStatuses(ProviderContract):
     plugin = toy_plugin
     documented_statuses = [("ok", KYCState.APPROVED), ("  no", KYCState.REJECTED)]
     error_cases = {"err-404": SubjectNotFound}
+
+
+class PathScenarioSimulator(PathSimulator):
+    scenarios = (
+        Scenario("user-ok", {"user_id": "user-ok"}, "approved", ("OK",), "approved"),
+        Scenario("user-err-500", {"user_id": "user-err-500"}, "down", (), "unavailable"),
+    )
+
+
+class TestPathContract(ProviderContract):
+    """A provider that signs every attempt (and puts its subject in the path) passes too."""
+
+    provider = PathProvider()
+    simulator_factory = PathScenarioSimulator
+    plugin = pathtoy_plugin
+    valid_queries = [{"user_id": "someone@example.com"}, {"user_id": "u-1", "note": "hi"}]
+    invalid_queries = [{}]
+    error_cases = [({"user_id": "err-500"}, ProviderUnavailable)]
+    wrong_secret_error = RequestRejected  # pathtoy answers a bad signature 401: rejected
+
+
+def test_signing_checks_exist_only_for_signing_providers():
+    for name in ("test_signs_every_attempt", "test_signed_bytes_are_sent"):
+        assert getattr(TestToyContract, name) is None  # not collected: no test, no skip
+        assert callable(getattr(TestPathContract, name))
 
 
 def test_contract_base_is_not_collected_and_subclasses_are():
@@ -285,6 +313,122 @@ def test_secret_in_debug_log_and_wrong_error_fail_the_contract(pytester):
             "E * log record toy_leaky shows the secret: asking with token kbcanary-*",
             "*_ TestWrongError.test_wrong_secret_error_and_logs_hide_it _*",
             "E * a wrong secret raised AuthenticationError (*), expected SubjectNotFound",
+        ],
+        consecutive=False,
+    )
+
+
+def test_subject_in_a_log_line_fails_the_contract(pytester):
+    result = run_contract(
+        pytester,
+        """
+        log = logging.getLogger("toy_gossip")
+
+        class Gossip(ToyProvider):
+            def build_request(self, query, settings):
+                log.debug("asking about %s", query.subject)
+                return super().build_request(query, settings)
+
+        class Structured(ToyProvider):
+            def build_request(self, query, settings):
+                log.info("asking", extra={"who": query.subject})  # a JSON formatter shows it
+                return super().build_request(query, settings)
+
+        class TestGossip(ProviderContract):
+            provider = Gossip()
+            simulator_factory = ToySimulator
+            plugin = plugin_for(Gossip)
+            valid_queries = [{"subject": "someone", "token": TOY_TOKEN}]
+
+        class TestStructured(TestGossip):
+            provider = Structured()
+            plugin = plugin_for(Structured)
+        """,
+        "-k",
+        "personal_data_hidden and canary",
+    )
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ TestGossip.test_personal_data_hidden[[]canary] _*",
+            "E * log record toy_gossip shows the personal value 'kbsubj…d4a2' "
+            "(at <HERE>, maybe encoded): asking about <HERE>",
+            "*_ TestStructured.test_personal_data_hidden[[]canary] _*",
+            "E * log record toy_gossip shows the personal value *: asking",
+            "E *extra={'who': '<HERE>'}",
+        ],
+        consecutive=False,
+    )
+
+
+def test_subject_in_an_error_attribute_fails_the_contract(pytester):
+    result = run_contract(
+        pytester,
+        """
+        class Telltale(ToyProvider):
+            def fetch(self, query, settings, transport):
+                try:
+                    return super().fetch(query, settings, transport)
+                except kycbridge.KYCBridgeError as exc:
+                    exc.asked_about = query.subject  # past anything the core could scrub
+                    raise
+
+        class TestTelltale(ProviderContract):
+            provider = Telltale()
+            simulator_factory = ToySimulator
+            plugin = plugin_for(Telltale)
+            valid_queries = [{"subject": "someone", "token": TOY_TOKEN}]
+        """,
+        "-k",
+        "personal_data_hidden or not-found-foreign",
+    )
+    # canary: the simulator answers a report, no error to leak into
+    result.assert_outcomes(failed=2, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ TestTelltale.test_hostile_server[[]not-found-foreign] _*",
+            "E * not-found-foreign: the error shows the personal value 'kbsubj…d4a2' *",
+            "*_ TestTelltale.test_personal_data_hidden[[]refused] _*",
+            "E * the error shows the personal value 'kbsubj…d4a2' *'asked_about': '<HERE>'*",
+        ],
+        consecutive=False,
+    )
+
+
+def test_signing_once_per_call_or_elsewhere_fails_the_contract(pytester):
+    result = run_contract(
+        pytester,
+        """
+        from pathtoy import PathProvider, PathSimulator, SignOncePathProvider, pathtoy_plugin
+        from kycbridge.testing import FakeClock
+
+        class SignsElsewhere(PathProvider):
+            def sign(self, request, settings, now):
+                signed = super().sign(request, settings, now)
+                # the signature moved into the query: not the target that was signed
+                return attrs.evolve(signed, params={**signed.params, "sig": "x"})
+
+        class TestSignOnce(ProviderContract):
+            provider = SignOncePathProvider(FakeClock())
+            simulator_factory = PathSimulator
+            plugin = pathtoy_plugin
+            valid_queries = [{"user_id": "someone"}]
+
+        class TestSignsElsewhere(TestSignOnce):
+            provider = SignsElsewhere()
+        """,
+        "-k",
+        "signs_every_attempt or signed_bytes",
+    )
+    result.assert_outcomes(failed=2, passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ TestSignOnce.test_signs_every_attempt _*",
+            "E * both attempts carried the same headers although sign was given a time 90 s "
+            "later*",
+            "*_ TestSignsElsewhere.test_signed_bytes_are_sent _*",
+            "E * the server got the target '/pathtoy/resources/*?fields=status&sig=x', sign "
+            "was given '/pathtoy/resources/*?fields=status'",
         ],
         consecutive=False,
     )

@@ -10,6 +10,8 @@ Three parts, each importable on its own:
     honour (needs Hypothesis: install ``kycbridge[testing]``).
 :mod:`kycbridge.testing.strategies`
     Hypothesis strategies for states, raw words, JSON payloads, reports and queries.
+:class:`kycbridge.testing.FakeClock`
+    a clock moved only by its ``sleep``, for signatures and waits without real time.
 
 Importing this package imports neither Hypothesis nor the contract: ``ProviderContract`` and
 ``strategies`` are loaded on first use.
@@ -20,13 +22,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from kycbridge.testing.clock import FakeClock
 from kycbridge.transport import Transport
 
 if TYPE_CHECKING:
     from . import strategies
     from .contract import ProviderContract
 
-__all__ = ["FAST_TRANSPORT", "ProviderContract", "fast_transport", "strategies"]
+__all__ = ["FAST_TRANSPORT", "FakeClock", "ProviderContract", "fast_transport", "strategies"]
 
 FAST_TRANSPORT: dict[str, Any] = {
     "retries": 1,
