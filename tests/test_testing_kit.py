@@ -682,3 +682,71 @@ def test_reports_any_provider_name(report):
 def test_queries_are_valid_instances(query):
     assert isinstance(query, ToyQuery) and query.subject
     assert attrs.evolve(query) == query
+
+
+# -- canaries, the leak search, the fake clock ---------------------------------------------
+
+
+def test_canary_shapes_follow_the_valid_value():
+    uuid_canary = canary_candidates("aab2f4c8-0e4b-4d4f-9f31-3f6a1b2c3d4e", "kbtoken")[0]
+    assert uuid_canary == canary_uuid("kbtoken") and uuid_canary[14] == "4"
+    upper = canary_candidates("AAB2F4C8-0E4B-4D4F-9F31-3F6A1B2C3D4E", "kbtoken")[0]
+    assert upper == canary_uuid("kbtoken").upper()
+    assert canary_candidates("jane@sandbox.acme.test", "kbtoken")[:2] == [
+        "kbtoken@sandbox.acme.test",
+        "kbtoken@example.com",
+    ]
+    wallet = "0x52908400098527886E0F7030069857D2E4169EE7"
+    scrambled = canary_candidates(wallet, "kbtoken")[1]
+    assert scrambled.startswith("0x") and len(scrambled) == len(wallet) and scrambled != wallet
+    assert set(scrambled[2:]) <= set(wallet[2:])  # the same alphabet (hex here)
+
+
+@FAST
+@given(st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=12))
+def test_canary_candidates_never_repeat_the_original(original, token):
+    candidates = canary_candidates(original, token)
+    assert original not in candidates and len(set(candidates)) == len(candidates)
+
+
+@FAST
+@given(st.text(min_size=4, max_size=30), st.sampled_from(["plain", "path", "form", "json"]))
+def test_find_leaks_sees_every_spelling_in_any_case(value, spelling):
+    from urllib.parse import quote, quote_plus
+
+    shown = {
+        "plain": value,
+        "path": quote(value, safe="", errors="surrogatepass"),
+        "form": quote_plus(value, errors="surrogatepass"),
+        "json": json.dumps(value)[1:-1],
+    }[spelling]
+    shouted = "".join(c.upper() if c.isascii() else c for c in shown)  # case is ignored
+    text = f"GET /x/{shouted}/y"
+    assert find_leaks([value], [("line", text)]) == [(value, "line", text)]
+
+
+def test_find_leaks_ignores_short_values_and_masked_ones():
+    assert find_leaks(["abc"], [("t", "abc")]) == []
+    masked = "GET /v1/kyc/status?user_id=usr-a%E2%80%A6oved"
+    assert find_leaks(["usr-approved"], [("t", masked)]) == []
+
+
+def test_record_text_shows_extra_fields_and_tracebacks():
+    import logging
+
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.getLogger("x").makeRecord(
+            "x", logging.ERROR, "f.py", 1, "asked %s", ("a",), sys.exc_info(), extra={"who": "j"}
+        )
+    text = record_text(record)
+    assert text.startswith("asked a") and "ValueError: boom" in text and "'who': 'j'" in text
+
+
+def test_fake_clock_moves_only_when_slept():
+    clock = FakeClock(100.0)
+    assert clock() == 100.0
+    clock.sleep(90)
+    clock.sleep(0.5)
+    assert clock() == 190.5 and clock.slept == [90, 0.5]
