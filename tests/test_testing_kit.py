@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import attrs
 import pytest
@@ -750,3 +751,26 @@ def test_fake_clock_moves_only_when_slept():
     clock.sleep(90)
     clock.sleep(0.5)
     assert clock() == 190.5 and clock.slept == [90, 0.5]
+
+
+# -- docs/testing.md stays in step with the kit ----------------------------------------------
+
+TESTING_DOC = Path(__file__).resolve().parent.parent / "docs" / "testing.md"
+
+
+def test_testing_doc_shows_the_scaffolds_contract_test_and_every_attribute():
+    text = TESTING_DOC.read_text(encoding="utf-8")
+    include = "```{literalinclude} ../kycbridge/scaffold_templates/test_contract.py.tmpl\n"
+    assert include in text
+    assert (TESTING_DOC.parent / "../kycbridge/scaffold_templates/test_contract.py.tmpl").is_file()
+    attributes = [
+        name
+        for name, kind in ProviderContract.__annotations__.items()
+        if "ClassVar" in str(kind) and not name.startswith("_")
+    ]
+    assert "canary_queries" in attributes and "signing_retry_after" in attributes
+    missing = [name for name in attributes if f"| `{name}` |" not in text]
+    assert not missing, f"docs/testing.md's table lacks {missing}"
+    tests = [name for name in dir(ProviderContract) if name.startswith("test_")]
+    missing = [name for name in tests if f"`{name}" not in text]
+    assert not missing, f"docs/testing.md does not describe {missing}"
