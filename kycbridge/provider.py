@@ -291,6 +291,11 @@ class HTTPStatusProvider:
             exc.rewrite(lambda text: mask_personal_values(text, personal))
         if type(self).mask_text is not HTTPStatusProvider.mask_text:
             exc.rewrite(self.mask_text)
+        if exc.__suppress_context__:
+            # Raised "from None": the exception it replaced (a partial body in an
+            # IncompleteRead, a parser's KeyError quoting a value) is never shown; dropped, so
+            # nothing that reads the error's chain finds what it held.
+            exc.__context__ = None
         exc.provider = exc.provider or self.name
 
 

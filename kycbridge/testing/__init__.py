@@ -13,6 +13,8 @@ Three parts, each importable on its own:
 :class:`kycbridge.testing.WebhookContract`
     a base test class a provider with webhooks subclasses to run the webhook contract
     (:mod:`kycbridge.testing.webhooks`; needs Hypothesis).
+:class:`kycbridge.testing.FakeClock`
+    a clock moved only by its ``sleep``, for signatures and waits without real time.
 
 Importing this package imports neither Hypothesis nor the contracts: ``ProviderContract``,
 ``WebhookContract`` and ``strategies`` are loaded on first use.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from kycbridge.testing.clock import FakeClock
 from kycbridge.transport import Transport
 
 if TYPE_CHECKING:
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAST_TRANSPORT",
+    "FakeClock",
     "ProviderContract",
     "WebhookContract",
     "fast_transport",
