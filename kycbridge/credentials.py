@@ -33,6 +33,7 @@ import copy
 import hashlib
 import json
 import logging
+import os
 import random
 import secrets
 import threading
@@ -572,12 +573,16 @@ _current: contextvars.ContextVar[CredentialCache | None] = contextvars.ContextVa
 
 
 def default_cache() -> CredentialCache:
-    """The process-wide in-memory cache (what a bare ``provider.fetch`` uses)."""
+    """The process-wide cache (what a bare ``provider.fetch`` uses).
+
+    Made on first use from env ``KYCBRIDGE_CREDENTIAL_CACHE`` (:func:`credential_cache`),
+    in memory when it is not set.
+    """
     global _default
     if _default is None:
         with _default_lock:
             if _default is None:
-                _default = CredentialCache()
+                _default = credential_cache(os.environ.get(CACHE_ENV) or None)
     return _default
 
 

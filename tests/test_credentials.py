@@ -325,3 +325,21 @@ def test_onfido_oauth_exchange_bearer_and_refresh(
         wrong.status("onfido", workflow_run_id="wfr-processing")
     assert "client_id" in info.value.message and "client_secret" in info.value.message
     assert "not-the-client-secret" not in json.dumps(info.value.to_dict())
+
+
+def test_transak_webhook_key_is_the_exchanged_token(env: Env) -> None:
+    from kycbridge.credentials import using
+    from kycbridge.webhooks.handler import WebhookNotConfigured, WebhookRejected
+    from kycbridge_transak.simulator import webhook_body
+    from kycbridge_transak.webhooks import TransakWebhooks
+
+    settings = env.bridge.settings("transak")
+    hook = TransakWebhooks()
+    with using(env.cache), pytest.raises(WebhookNotConfigured):  # no token obtained yet
+        hook.claims(webhook_body("KYC_APPROVED", {"kycStatus": "APPROVED"}), settings, None)
+    env.status()
+    body = webhook_body("KYC_APPROVED", {"kycStatus": "APPROVED"}, key=env.token().value)
+    with using(env.cache):
+        assert hook.claims(body, settings, None)["eventID"] == "KYC_APPROVED"
+        with pytest.raises(WebhookRejected):  # signed with the static sandbox token: refused
+            hook.claims(webhook_body("KYC_APPROVED", {"kycStatus": "APPROVED"}), settings, None)
