@@ -343,3 +343,23 @@ def test_transak_webhook_key_is_the_exchanged_token(env: Env) -> None:
         assert hook.claims(body, settings, None)["eventID"] == "KYC_APPROVED"
         with pytest.raises(WebhookRejected):  # signed with the static sandbox token: refused
             hook.claims(webhook_body("KYC_APPROVED", {"kycStatus": "APPROVED"}), settings, None)
+
+
+def test_provider_pages_say_which_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "docs" / "_ext"))
+    import kbdocs
+
+    try:
+        line = "\n".join(kbdocs.credentials_line(TransakProvider()))
+        assert "`partner_access_token`" in line and "`api_key` and `api_secret`" in line
+        assert "7 days" in line and "_FILE" in line
+        onfido_line = "\n".join(kbdocs.credentials_line(kycbridge_onfido.OnfidoProvider()))
+        assert "`client_id` and `client_secret`" in onfido_line
+        from kycbridge_starkfi.provider import StarkFiProvider
+
+        assert kbdocs.credentials_line(StarkFiProvider()) == []  # declares nothing
+    finally:
+        sys.modules.pop("kbdocs", None)
