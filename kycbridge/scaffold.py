@@ -12,8 +12,9 @@ made-up provider named ``acme``, in two styles (:data:`STYLES`):
 The files the styles share (``pyproject.toml``, ``tox.ini``, ``.gitignore``, the hooks in
 ``__init__.py``) are one template each at the top of the directory; each style has its own
 ``provider.py``, ``simulator.py``, tests and README in ``query/`` and ``path_signed/``. A
-line ``{{> parts/NAME}}`` in a template is replaced by the text of ``parts/NAME``: code both
-styles share word for word (the field validators).
+line ``{{> parts/NAME}}`` (``# {{> parts/NAME}}`` in a Python template) is replaced by the
+text of ``parts/NAME``: what both styles share word for word (the field validators, the
+README's development section).
 
 Generating a plugin renames ``acme`` (``Acme``, ``ACME``, ``kycbridge-acme``) to the new name
 and fills in the ``{{...}}`` placeholders (the supported kycbridge versions), so
@@ -115,7 +116,7 @@ FILES: FileSpec = COMMON_FILES + STYLE_FILES[DEFAULT_STYLE]
 """The files of a :data:`DEFAULT_STYLE` plugin (:func:`style_files`)."""
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-_INCLUDE = re.compile(r"^\{\{>\s*(parts/[\w.-]+)\s*\}\}\n", re.MULTILINE)
+_INCLUDE = re.compile(r"^(?:# )?\{\{>\s*(parts/[\w.-]+)\s*\}\}\n", re.MULTILINE)
 _EXAMPLE_WORD = re.compile(r"kycbridge-acme|acme\.example|ACME|Acme|acme")
 
 
@@ -210,7 +211,8 @@ def template_text(template: str) -> str:
 def render(text: str, names: Names, values: Mapping[str, str] | None = None) -> str:
     """``text`` rendered for ``names``: parts included, placeholders filled in, ``acme`` renamed.
 
-    A line ``{{> parts/NAME}}`` is replaced by the template ``parts/NAME`` (one level).
+    A line ``{{> parts/NAME}}`` (``# {{> parts/NAME}}`` in Python, so that the template
+    still parses) is replaced by the template ``parts/NAME`` (one level).
     """
     values = placeholders() if values is None else values
     # One level: a part includes nothing (a line left over fails the placeholder check).

@@ -160,7 +160,7 @@ def test_core_requirement(version, requirement):
 
 
 # -- the files ----------------------------------------------------------------------------------
-_PART = re.compile(r"^\{\{>\s*(\S+)\s*\}\}$", re.MULTILINE)
+_PART = re.compile(r"^(?:# )?\{\{>\s*(\S+)\s*\}\}$", re.MULTILINE)
 
 
 def test_every_template_is_used():
