@@ -299,3 +299,36 @@ def test_compare_page_sets_every_provider_side_by_side(generated, kbdocs):
                 assert re.findall(r"`([^`]+)`", cell) == [w.replace("|", "\\|") for w in words]
     index = (generated / "index.md").read_text()
     assert "(compare.md)" in index and "\ncompare\n" in index
+
+
+def test_readme_lists_every_provider_with_what_identifies_a_subject():
+    import attrs
+
+    from kycbridge.provider import is_secret
+
+    readme = (DOCS.parent / "README.md").read_text()
+    rows = {
+        line.split("|")[2].strip().strip("`"): line
+        for line in readme.splitlines()
+        if line.startswith("| ") and "`plugins/kycbridge-" in line
+    }
+    _, infos, _ = _registry()
+    for info in infos:
+        row = rows.get(f"plugins/kycbridge-{info.name}/")
+        assert row is not None, f"README has no row for {info.name}"
+        for field in attrs.fields(info.provider.query_type):
+            if not is_secret(field) and field.default is attrs.NOTHING:
+                assert f"`{field.name}`" in row, (info.name, field.name)
+        for group in getattr(info.provider.query_type, "one_of", ()):
+            assert "exactly one of " + " or ".join(f"`{f}`" for f in group) in row
+    for plugin in (DOCS.parent / "plugins").glob("kycbridge-*"):
+        assert f"plugins/{plugin.name}/" in rows, f"README has no row for {plugin.name}"
+
+
+def test_readme_and_quickstart_install_every_plugin_then_run_the_demo():
+    command = (
+        "python3 -m venv .venv && .venv/bin/pip install -q . ./plugins/kycbridge-* "
+        "&& .venv/bin/kycbridge demo"
+    )
+    assert command in (DOCS.parent / "README.md").read_text()
+    assert command in (DOCS / "quickstart.md").read_text()
