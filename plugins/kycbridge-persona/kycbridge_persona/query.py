@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import attrs
@@ -103,6 +103,9 @@ class PersonaQuery:
     Raises :class:`TypeError` for a non-string field and :class:`ValueError` for an invalid
     one, or when neither or both are given. Messages never show the value unmasked.
     """
+
+    one_of: ClassVar[tuple[tuple[str, ...], ...]] = (("inquiry_id", "reference_id"),)
+    """Fields of which exactly one is given (enforced here; printed by the docs)."""
 
     inquiry_id: str | None = attrs.field(
         default=None, validator=_validate_inquiry_id, repr=_masked_repr

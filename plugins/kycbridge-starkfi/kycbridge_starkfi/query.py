@@ -11,7 +11,7 @@ Settings (:class:`StarkFiSettings`) carry the API key (a secret, env
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -122,6 +122,9 @@ class StarkFiQuery:
     Raises :class:`TypeError` for a non-string field and :class:`ValueError` for an invalid
     one, or when neither or both are given. Messages never show the value unmasked.
     """
+
+    one_of: ClassVar[tuple[tuple[str, ...], ...]] = (("email", "wallet"),)
+    """Fields of which exactly one is given (enforced here; printed by the docs)."""
 
     email: str | None = attrs.field(default=None, validator=_validate_email, repr=_masked_repr)
     """The email the user went through StarkFi's email flow with."""

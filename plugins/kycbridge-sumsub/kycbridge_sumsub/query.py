@@ -22,7 +22,7 @@ sent: it signs each attempt, see :mod:`.signing`) and the base URL.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -114,6 +114,9 @@ class SumsubQuery:
     Raises :class:`TypeError` for a non-string field and :class:`ValueError` for an invalid
     one, or when neither or both are given. Messages never show the value unmasked.
     """
+
+    one_of: ClassVar[tuple[tuple[str, ...], ...]] = (("applicant_id", "external_user_id"),)
+    """Exactly one of these fields is given (printed by the docs; enforced below)."""
 
     applicant_id: str | None = attrs.field(
         default=None, validator=_validate_applicant_id, repr=_masked_repr
