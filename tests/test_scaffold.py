@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import attrs
+import pluggy
 import pytest
 
 import kycbridge
@@ -567,7 +568,22 @@ def test_generated_code_is_ruff_clean_and_strictly_typed(tmp_path, style, mypy_c
     )
     assert ruff.returncode == 0, ruff.stdout + ruff.stderr
     # As the plugin's tox lint env runs it: strict, from pyproject.toml's [tool.mypy].
-    mypy = [sys.executable, "-m", "mypy", "--cache-dir", str(mypy_cache), PACKAGE]
+    # kycbridge itself is followed silently: it is typed by the lint env on the newest
+    # dependencies; with the lowest ones (pluggy 1.0, urllib3 1.26 ship no types) its own
+    # modules would report errors that are not the generated plugin's.
+    mypy = [
+        sys.executable,
+        "-m",
+        "mypy",
+        "--cache-dir",
+        str(mypy_cache),
+        "--follow-imports=silent",
+        PACKAGE,
+    ]
+    if not (Path(pluggy.__file__).parent / "py.typed").is_file():
+        # pluggy before 1.3 ships no types: its hookimpl decorator is untyped there, which
+        # strict mypy reports on every hook (that one code only; every other check stays)
+        mypy.insert(-1, "--disable-error-code=untyped-decorator")
     result = _run_py(mypy, cwd=generated, env=_mypy_env())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success: no issues found" in result.stdout
