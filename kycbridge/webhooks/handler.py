@@ -130,9 +130,12 @@ class WebhookHandler(Protocol):
 
 # -- helpers -------------------------------------------------------------------------------------
 def hmac_hex(secret: str | bytes, message: bytes, digest: str = "sha256") -> str:
-    """The lowercase hex HMAC of ``message`` with ``secret`` (UTF-8 when a string)."""
+    """The lowercase hex HMAC of ``message`` with ``secret`` (UTF-8 when a string).
+
+    ``digest``: a :mod:`hashlib` name (``sha1``, ``sha256``, ``sha512``...).
+    """
     key = secret.encode("utf-8") if isinstance(secret, str) else secret
-    return hmac.new(key, message, getattr(hashlib, digest)).hexdigest()
+    return hmac.digest(key, message, digest).hex()  # one-shot: the C fast path
 
 
 def signature_matches(
@@ -149,8 +152,8 @@ def signature_matches(
     (:func:`hmac.compare_digest`) and hex case is folded. Anything that is not ASCII never
     matches.
     """
-    candidates = [given] if isinstance(given, str) else list(given)
-    expected = [hmac_hex(s, message, digest) for s in secrets if s]
+    candidates = (given,) if isinstance(given, str) else tuple(given)
+    expected = [hmac_hex(s, message, digest).encode("ascii") for s in secrets if s]
     matched = False
     for candidate in candidates:
         if not candidate.isascii():
@@ -158,7 +161,7 @@ def signature_matches(
         folded = candidate.strip().lower().encode("ascii")
         for value in expected:
             # no early exit: the time taken does not say which secret matched
-            matched |= hmac.compare_digest(folded, value.encode("ascii"))
+            matched |= hmac.compare_digest(folded, value)
     return matched
 
 
@@ -233,8 +236,12 @@ def derived_event_id(kind: str, *parts: object) -> str:
     The same parts give the same id (a retried delivery is recognized); the parts (a session
     id, a time) are hashed, so the id carries no personal data.
     """
-    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    text = "\x1f".join(map(_part, parts))
     return f"{kind}:{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
+
+
+def _part(value: object) -> str:
+    return "" if value is None else value if type(value) is str else str(value)
 
 
 def strict_json(body: bytes, provider: str | None = None) -> Any:

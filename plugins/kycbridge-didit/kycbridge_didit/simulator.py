@@ -409,8 +409,10 @@ class DiditSimulator:
     """What a webhook receiver needs to verify :meth:`webhook_deliveries`."""
 
     def webhook_deliveries(self, now: float) -> list[Any]:
-        """Signed deliveries of every story's status changes, then the faults
-        (:func:`webhook_deliveries`)."""
+        """Signed deliveries of every story's status changes, then the faults.
+
+        See :func:`webhook_deliveries`.
+        """
         return webhook_deliveries(now)
 
     def __init__(
@@ -550,9 +552,11 @@ def webhook_payload(event_id: str, sid: str, step: Step, at: float,
 
 def webhook_headers(payload: Any, body: bytes, secret: str = SANDBOX_WEBHOOK_SECRET,
                     *, v1: bool = True) -> dict[str, str]:
-    """Didit's headers for ``body`` (the JSON of ``payload``): ``X-Signature`` over the raw
-    body (unless ``v1`` is false), ``X-Signature-V2`` over the canonical form, and
-    ``X-Timestamp``."""
+    """Didit's headers for ``body`` (the JSON of ``payload``).
+
+    ``X-Signature`` over the raw body (unless ``v1`` is false), ``X-Signature-V2`` over the
+    canonical form, and ``X-Timestamp``.
+    """
     import hashlib
     import hmac
 
@@ -579,11 +583,13 @@ def _shorten(value: Any) -> Any:
 
 
 def webhook_deliveries(now: float, *, max_body: int = 256 * 1024) -> list[Any]:
-    """Signed ``status.updated`` deliveries for every story's status changes (one second
-    apart, in order), then the faults: a replay, an out-of-order pair, a re-encoded body
+    """Signed ``status.updated`` deliveries for every story's status changes, then faults.
+
+    One second apart, in order; then the faults: a replay, an out-of-order pair, a re-encoded body
     (non-ASCII kept, whole-number floats: only ``X-Signature-V2`` holds), a bad signature, a
     stale timestamp, a ``data.updated`` event (acknowledged), a non-JSON body and a body
-    over the receiver's cap."""
+    over the receiver's cap.
+    """
     from kycbridge.webhooks.push import Delivery, status_changes
 
     def signed(label: str, payload: dict[str, Any], expect: str = "accepted",
@@ -591,7 +597,7 @@ def webhook_deliveries(now: float, *, max_body: int = 256 * 1024) -> list[Any]:
         body = json.dumps(payload).encode()  # ASCII-escaped, as Didit sends it
         return Delivery(label, webhook_headers(payload, body, secret), body, expect)
 
-    words = {step.status: step for step in (NS, IP, IR, OK, NO, AU, RS)}
+    words = {str(step.status): step for step in (NS, IP, IR, OK, NO, AU, RS)}
     words.update({w: Step(w) for w in ("Expired", "Kyc Expired", "KYC Expired", "Abandoned")})
     changes = [
         (session_id(number), words[word])

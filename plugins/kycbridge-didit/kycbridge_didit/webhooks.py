@@ -89,8 +89,10 @@ def shorten_floats(value: Any) -> Any:
 
 
 def canonical_body(payload: Any) -> bytes:
-    """The bytes ``X-Signature-V2`` signs: sorted keys, compact, non-ASCII kept (UTF-8),
-    whole-number floats as ints."""
+    """The bytes ``X-Signature-V2`` signs.
+
+    Sorted keys, compact, non-ASCII kept (UTF-8), whole-number floats as ints.
+    """
     return json.dumps(
         shorten_floats(payload),
         sort_keys=True,
@@ -122,8 +124,10 @@ class DiditWebhooks:
     def verify(
         self, headers: Mapping[str, str], body: bytes, settings: DiditSettings, now: float
     ) -> None:
-        """``X-Signature`` over the raw body, else ``X-Signature-V2`` over the canonical
-        re-serialization; then the signed ``timestamp``."""
+        """Check ``X-Signature`` (raw body), else ``X-Signature-V2``; then the timestamp.
+
+        ``X-Signature-V2`` is checked over the canonical re-serialization.
+        """
         secret = getattr(settings, "webhook_secret", None)
         if not secret:
             raise WebhookNotConfigured(
@@ -140,7 +144,7 @@ class DiditWebhooks:
             try:
                 payload = strict_json(body, self.name)
             except WebhookMalformed:
-                raise WebhookRejected("X-Signature-V2 cannot match a body that is not JSON") from None
+                raise WebhookRejected("X-Signature-V2 cannot match a non-JSON body") from None
             if not signature_matches(v2_signature, [secret], canonical_body(payload)):
                 raise WebhookRejected("X-Signature-V2 does not match the body")
         else:

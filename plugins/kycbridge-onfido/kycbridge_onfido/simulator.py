@@ -348,8 +348,10 @@ class OnfidoSimulator:
     """What a webhook receiver needs to verify :meth:`webhook_deliveries`."""
 
     def webhook_deliveries(self, now: float) -> list[Any]:
-        """Signed deliveries of every story's completed runs, then the faults
-        (:func:`webhook_deliveries`)."""
+        """Signed deliveries of every story's completed runs, then the faults.
+
+        See :func:`webhook_deliveries`.
+        """
         return webhook_deliveries(now)
 
     def __init__(
@@ -462,8 +464,10 @@ def _iso(at: float) -> str:
 
 def webhook_body(action: str, object_id: str, status: str, at: float,
                  resource: Mapping[str, Any] | None = None, **extra: Any) -> bytes:
-    """A delivery body ``{"payload": {...}}`` for ``action`` on ``object_id``, completed at
-    ``at`` (Unix seconds)."""
+    """A delivery body ``{"payload": {...}}`` for ``action`` on ``object_id``.
+
+    Completed at ``at`` (Unix seconds).
+    """
     kind = action.split(".", 1)[0]
     payload: dict[str, Any] = {
         "resource_type": kind,
@@ -491,10 +495,13 @@ def webhook_signature(body: bytes, token: str = SANDBOX_WEBHOOK_TOKEN) -> str:
 
 
 def webhook_deliveries(now: float, *, max_body: int = 256 * 1024) -> list[Any]:
-    """Signed ``workflow_run.completed`` deliveries for every story's completed statuses,
-    then the faults: a replay, an out-of-order pair, a bad signature, a ``check.completed``
-    and a ``workflow_task.completed`` (acknowledged), a non-JSON body, a body over the cap.
-    Onfido signs no time: no stale-timestamp fault."""
+    """Signed ``workflow_run.completed`` deliveries for the stories, then the faults.
+
+    One per completed status of every story; the faults: a replay, an out-of-order pair,
+    a bad signature, a ``check.completed`` and a ``workflow_task.completed``
+    (acknowledged), a non-JSON body, a body over the cap.
+    Onfido signs no time: no stale-timestamp fault.
+    """
     from kycbridge.webhooks.push import Delivery, status_changes
 
     def signed(label: str, body: bytes, expect: str = "accepted",

@@ -409,8 +409,10 @@ class PersonaSimulator:
     """What a webhook receiver needs to verify :meth:`webhook_deliveries`."""
 
     def webhook_deliveries(self, now: float) -> list[Any]:
-        """Signed deliveries of every story's status changes, then the faults
-        (:func:`webhook_deliveries`)."""
+        """Signed deliveries of every story's status changes, then the faults.
+
+        See :func:`webhook_deliveries`.
+        """
         return webhook_deliveries(now)
 
     def __init__(self, *, rate_limit: int | None = RATE_LIMIT_PER_MINUTE,
@@ -597,10 +599,12 @@ def webhook_signature(body: bytes, t: float, *secrets: str) -> str:
 
 
 def webhook_deliveries(now: float, *, max_body: int = 256 * 1024) -> list[Any]:
-    """Signed deliveries for every story's status changes (events ``created-at`` one second
-    apart, in order), then the faults: a replay, an out-of-order pair, a rotation (two
-    signature sets), a bad signature, a stale timestamp, a redaction (acknowledged), a
-    non-JSON body and a body over the receiver's cap."""
+    """Signed deliveries for every story's status changes, then the faults.
+
+    Events ``created-at`` one second apart, in order; the faults: a replay, an
+    out-of-order pair, a rotation (two signature sets), a bad signature, a stale
+    timestamp, a redaction (acknowledged), a non-JSON body and a body over the cap.
+    """
     from kycbridge.webhooks.push import Delivery, status_changes
 
     def signed(label: str, body: bytes, expect: str = "accepted", at: float = now,

@@ -114,8 +114,9 @@ def test_the_signed_time_is_part_of_the_message():
         HANDLER.verify(headers(moved), BODY, SETTINGS, NOW)
 
 
-@pytest.mark.parametrize("value", ["", "t=1", "v1=ab", "garbage", "t=x,v1=ab", "t=١٧٠٠٠٠٠٠٠٠,v1=a",
-                                   "t=nan,v1=ab", "t=" + "9" * 30 + ",v1=ab", "x" * 5000])
+@pytest.mark.parametrize("value", ["", "t=1", "v1=ab", "garbage", "t=x,v1=ab",
+                                   "t=" + "\u0661" * 10 + ",v1=a", "t=nan,v1=ab",
+                                   "t=" + "9" * 30 + ",v1=ab", "x" * 5000])
 def test_unreadable_headers_are_refused(value):
     with pytest.raises(WebhookRejected):
         HANDLER.verify(headers(value), BODY, SETTINGS, NOW)

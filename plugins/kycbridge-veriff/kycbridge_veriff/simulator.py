@@ -298,8 +298,10 @@ class VeriffSimulator:
             self.answered.clear()
 
     def webhook_deliveries(self, now: float) -> list[Any]:
-        """Signed deliveries (``kycbridge.webhooks.push.Delivery``) of every story's status
-        changes, then the faults (:func:`webhook_deliveries`)."""
+        """Signed deliveries of every story's status changes, then the faults.
+
+        ``kycbridge.webhooks.push.Delivery`` objects: see :func:`webhook_deliveries`.
+        """
         return webhook_deliveries(now)
 
     def calls(self, sid: str) -> int:
@@ -352,8 +354,11 @@ WEBHOOK_FAULT_SESSION = "5e551000-0000-4000-8000-00000000face"
 
 
 def webhook_body(step: Step, sid: str, at: float | None = None) -> bytes:
-    """A delivery body for ``step``: an event webhook for ``started``/``submitted``, else the
-    decision shape with ``technicalData``; ``at`` (Unix seconds) is the decision's time."""
+    """A delivery body for ``step``.
+
+    An event webhook for ``started``/``submitted``, else the decision shape with
+    ``technicalData``; ``at`` (Unix seconds) is the decision's time.
+    """
     if step.status in ("started", "submitted"):
         attempt = uuid.uuid5(uuid.NAMESPACE_URL, f"veriff-sandbox:{sid}:{step.status}")
         event = {

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from kycbridge import MalformedResponse, StatusReport
+from kycbridge import KYCState, MalformedResponse, StatusReport
 from kycbridge.webhooks import (
     WebhookEvent,
     WebhookMalformed,
@@ -77,16 +77,38 @@ def _short(value: object, limit: int = _MAX_ID) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= limit else None
 
 
+_STATES: dict[tuple[str, str | None], tuple[KYCState, str | None]] = {}
+"""``(status, code)`` -> ``(state, raw_status)``: the mapping's answers, remembered (bounded)."""
+
+
+def _state_of(verification: Mapping[str, Any]) -> tuple[KYCState, str | None]:
+    """:func:`.mapping.normalize` and :func:`.mapping.raw_status_of`, remembered per word."""
+    status = verification.get("status")
+    if type(status) is not str or len(status) > _MAX_WORD:
+        return normalize(verification), raw_status_of(verification)
+    key = (status, code_text(verification.get("code")))
+    known = _STATES.get(key)
+    if known is None:
+        known = (normalize(verification), raw_status_of(verification))
+        if len(_STATES) < 256:  # senders choose words: never an unbounded cache
+            _STATES[key] = known
+    return known
+
+
 def event_id_for(kind: str, body: Mapping[str, Any]) -> str:
-    """The derived id of a decision (``kind="decision"``, ``body`` its ``verification``) or
-    of an event (``kind="event"``, the event body)."""
+    """The derived id of a decision or an event (Veriff sends none).
+
+    ``kind="decision"`` with ``body`` the ``verification``, or ``kind="event"`` with the
+    event body.
+    """
     if kind == "decision":
+        code = body.get("code")
         return derived_event_id(
             "decision",
             body.get("id"),
             body.get("attemptId"),
             body.get("status"),
-            code_text(body.get("code")),
+            code if type(code) is int else code_text(code),
             body.get("decisionTime"),
         )
     return derived_event_id(
@@ -141,10 +163,11 @@ class VeriffWebhooks:
             details = parse_details(verification)
         except MalformedResponse as exc:
             raise WebhookMalformed(exc.message) from None
+        state, raw_status = _state_of(verification)
         report = StatusReport(
             provider=self.name,
-            state=normalize(verification),
-            raw_status=raw_status_of(verification),
+            state=state,
+            raw_status=raw_status,
             subject=subject,
             details=details,
             raw=public_payload(payload),

@@ -199,3 +199,56 @@ def test_the_simulator_pushes_every_scenario_and_every_fault():
     assert [r.state for r in recorder.observed if r.subject == events_story.subject] == [
         KYCState.IN_PROGRESS, KYCState.SUBMITTED, KYCState.APPROVED]
     assert len(events) == sum(r.expect == "accepted" for r in pushed)
+
+
+# -- into the tracker: sandbox pushes -> receiver on loopback -> tracked history ----------------
+def test_pushed_events_are_recorded_once_in_the_tracker_and_move_the_next_check(tmp_path):
+    from kycbridge.tracking import Tracker
+    from kycbridge.webhooks.tracking import TrackerSeenStore, TrackerSink
+
+    sim = VeriffSimulator()
+    now = 1_700_000_000.0
+    bridge = kycbridge.Bridge([kycbridge_veriff], settings={"veriff": dict(sim.webhook_settings)},
+                              env={})
+    tracker = Tracker(f"sqlite:///{tmp_path / 'track.db'}", bridge=bridge, clock=lambda: now,
+                      env={})
+    stories = [s for s in sim.scenarios if s.description.startswith(("approved:", "declined:",
+                                                                        "events:"))]
+    tracked = {s.subject: tracker.add("veriff", session_id=s.subject) for s in stories}
+    before = {sid: subject.next_check for sid, subject in tracked.items()}
+
+    def receive() -> tuple[dict[str, list[Any]], TrackerSink]:
+        sink = TrackerSink(tracker)
+        app = WebhookApp(bridge, on_event=sink, seen=TrackerSeenStore(tracker, clock=lambda: now),
+                         clock=lambda: now)
+        with serve_wsgi(app) as url:
+            pushed = push_simulators(url, [sim], now=now, attempts=1)
+        return pushed, sink
+
+    pushed, sink = receive()
+    assert all(r.ok for r in pushed["veriff"])
+    assert sink.recorded > 0 and sink.untracked > 0  # the other stories are not tracked
+    for sid, subject in tracked.items():
+        history = tracker.history(subject.id)
+        assert history and {o.source for o in history} == {"webhook"}
+        ids = [o.event_id for o in history]
+        assert len(ids) == len(set(ids)) and None not in ids
+        after = tracker.get(subject.id)
+        assert after is not None and after.state is not None
+        if after.final:
+            assert after.next_check is None  # an outcome is not polled again
+        else:
+            assert after.next_check != before[sid]
+    assert tracker.get(tracked[stories[0].subject].id).state is KYCState.APPROVED
+    counts = {sid: len(tracker.history(s.id)) for sid, s in tracked.items()}
+    # a restarted receiver gets everything again: the tracked events are known
+    # (the seen store is warmed from the database), nothing is recorded twice
+    again, sink = receive()
+    assert all(r.ok or r.outcome == "duplicate" for r in again["veriff"])
+    tracked_labels = {f"session {sid[-4:]}" for sid in tracked}
+    for result in again["veriff"]:
+        if result.label.split(":")[0] in tracked_labels:
+            assert result.outcome == "duplicate", result
+    assert sink.recorded == 0
+    assert {sid: len(tracker.history(s.id)) for sid, s in tracked.items()} == counts
+    tracker.close()
