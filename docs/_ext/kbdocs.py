@@ -327,8 +327,35 @@ def mapping_table(status_map: Any) -> list[str]:
     return [*out, "", "Any other word: `unknown`, with the word kept in `raw_status`.", ""]
 
 
-def provider_page(name: str, info: Any, simulator: Any | None) -> str:
-    """One provider's page: query, settings, env, mapping, scenarios."""
+def webhooks_line(handler: Any | None) -> str:
+    """The page's "Webhooks" line, from the registered handler (``None``: there is none).
+
+    The scheme is the handler's ``scheme`` attribute, else its class docstring's first line.
+    """
+    if handler is None:
+        return "Webhooks: not documented by the provider."
+    scheme = getattr(handler, "scheme", None) or (type(handler).__doc__ or "").strip()
+    scheme = scheme.splitlines()[0].rstrip(".") if scheme else "verified deliveries"
+    tolerance = getattr(handler, "tolerance", None)
+    signed = (
+        f"; signed time within {tolerance:g} s" if tolerance else "; no signed time (replays "
+        "caught by event id)"
+    )
+    return (
+        f"Webhooks: yes, signature scheme: {_cell(scheme)}{signed}. Receive them at "
+        f"`/webhooks/{name_of(handler)}` ([Webhooks](../../webhooks.md))."
+    )
+
+
+def name_of(handler: Any) -> str:
+    """A handler's provider name."""
+    return str(getattr(handler, "name", ""))
+
+
+def provider_page(
+    name: str, info: Any, simulator: Any | None, webhooks: Any | None = None
+) -> str:
+    """One provider's page: query, settings, env, webhooks, mapping, scenarios."""
     provider = info.provider
     out = [f"# {name}", ""]
     doc = (provider.__class__.__doc__ or "").strip()
@@ -337,6 +364,7 @@ def provider_page(name: str, info: Any, simulator: Any | None) -> str:
     out += [f"Distribution: `{info.distribution}` {info.version or ''}", ""]
     if getattr(provider, "rate_limit", None):
         out += [f"Rate limit enforced across threads: {provider.rate_limit:g} requests/s.", ""]
+    out += [webhooks_line(webhooks), ""]
     out += ["## Query fields", "", "| field | type | required | secret | env |"]
     out += ["|---|---|---|---|---|"]
     attrs.resolve_types(provider.query_type)
@@ -401,10 +429,11 @@ def generate(docs: Path) -> None:
     (target / "transitions.md").write_text(transition_tables())
     registry = PluginRegistry()
     sims = {s.name: s.simulator for s in registry.simulators()}
+    hooks = {h.name: h for h in registry.webhooks()}
     names = []
     for info in registry.providers():
         names.append(info.name)
-        page = provider_page(info.name, info, sims.get(info.name))
+        page = provider_page(info.name, info, sims.get(info.name), hooks.get(info.name))
         (target / "providers" / f"{info.name}.md").write_text(page)
     index = ["# Providers", "", "Generated from each installed plugin's own data.", ""]
     index += ["```{toctree}", ":maxdepth: 1", ""] + [f"{n}" for n in names] + ["```", ""]

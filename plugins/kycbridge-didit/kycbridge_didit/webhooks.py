@@ -115,6 +115,10 @@ class DiditWebhooks:
     """Verifies and parses Didit's webhook deliveries (see the module docstring)."""
 
     name: ClassVar[str] = "didit"
+    scheme: ClassVar[str] = (
+        "X-Signature (hex HMAC-SHA256 of the raw body) or X-Signature-V2 (of the canonical "
+        "re-serialized JSON); X-Signature-Simple refused"
+    )
     tolerance: ClassVar[float | None] = TOLERANCE
     """Seconds of clock difference accepted on the body's signed ``timestamp``."""
 

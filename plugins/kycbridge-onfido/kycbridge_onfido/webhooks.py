@@ -73,6 +73,7 @@ class OnfidoWebhooks:
     """Verifies and parses Onfido's webhook deliveries (see the module docstring)."""
 
     name: ClassVar[str] = "onfido"
+    scheme: ClassVar[str] = "X-SHA2-Signature, hex HMAC-SHA256 of the raw body (webhook token)"
     tolerance: ClassVar[float | None] = None
     """Onfido signs no time: replays are caught by the derived event id only."""
 

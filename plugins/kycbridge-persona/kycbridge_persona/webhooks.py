@@ -102,6 +102,10 @@ class PersonaWebhooks:
     """Verifies and parses Persona's webhook deliveries (see the module docstring)."""
 
     name: ClassVar[str] = "persona"
+    scheme: ClassVar[str] = (
+        "Persona-Signature t=..,v1=.., hex HMAC-SHA256 of the signed time, a dot and the raw "
+        "body (two sets during a secret rotation)"
+    )
     tolerance: ClassVar[float | None] = TOLERANCE
     """Seconds of clock difference accepted on the signed ``t``."""
 

@@ -123,6 +123,7 @@ class VeriffWebhooks:
     """Verifies and parses Veriff's decision and event webhooks (see the module docstring)."""
 
     name: ClassVar[str] = "veriff"
+    scheme: ClassVar[str] = "X-HMAC-SIGNATURE, hex HMAC-SHA256 of the raw body (shared secret)"
     tolerance: ClassVar[float | None] = None
     """Veriff signs no time: replays are caught by event id only."""
 
