@@ -327,6 +327,22 @@ def mapping_table(status_map: Any) -> list[str]:
     return [*out, "", "Any other word: `unknown`, with the word kept in `raw_status`.", ""]
 
 
+def credentials_line(provider: Any) -> list[str]:
+    """The "Credentials" line of a provider page, from its ``credential_info`` (if declared)."""
+    info = getattr(provider, "credential_info", None)
+    if info is None:
+        return []
+    needs = " or ".join(f"`{n}`" for n in info.static) or "none"
+    line = f"**Credentials**: {needs}"
+    if info.exchanged_from:
+        given = " and ".join(f"`{n}`" for n in info.exchanged_from)
+        line += (
+            f"; or {given}, from which it obtains {_cell(info.obtains) or 'a token'} itself, "
+            "cached and refreshed ([Credentials](../../credentials.md))"
+        )
+    return [line + ". A secret may also come from a file: `KYCBRIDGE_<P>_<SETTING>_FILE`.", ""]
+
+
 def webhooks_line(handler: Any | None) -> str:
     """The page's "Webhooks" line, from the registered handler (``None``: there is none).
 
@@ -364,6 +380,7 @@ def provider_page(
     out += [f"Distribution: `{info.distribution}` {info.version or ''}", ""]
     if getattr(provider, "rate_limit", None):
         out += [f"Rate limit enforced across threads: {provider.rate_limit:g} requests/s.", ""]
+    out += credentials_line(provider)
     out += [webhooks_line(webhooks), ""]
     out += ["## Query fields", "", "| field | type | required | secret | env |"]
     out += ["|---|---|---|---|---|"]

@@ -7,8 +7,8 @@ control characters). The id goes in the URL path; it is masked in reprs and in e
 built here.
 
 Settings (:class:`OnfidoSettings`): the API token (a secret, env
-``KYCBRIDGE_ONFIDO_API_TOKEN``), the ``region`` (``eu``, ``us``, ``ca``) and an optional
-``base_url`` that wins over the region's.
+``KYCBRIDGE_ONFIDO_API_TOKEN``) or an OAuth2 ``client_id``/``client_secret``, the
+``region`` (``eu``, ``us``, ``ca``) and an optional ``base_url`` that wins over the region's.
 """
 
 from __future__ import annotations
@@ -186,8 +186,17 @@ class OnfidoSettings:
     api_token: str | None = secret(
         default=None, converter=_none_if_blank, validator=_validate_api_token
     )
-    """The API token, sent as ``Authorization: Token token=<api_token>``. Required at fetch
-    time. Never shown."""
+    """The API token, sent as ``Authorization: Token token=<api_token>``. This or
+    ``client_id``/``client_secret`` is required at fetch time; when set, it wins. Never shown."""
+    client_id: str | None = secret(
+        default=None, converter=_none_if_blank, validator=_validate_api_token
+    )
+    """OAuth2 client id: with ``client_secret`` (and no ``api_token``), the provider obtains
+    a short-lived access token itself (client credentials grant) and refreshes it. Secret."""
+    client_secret: str | None = secret(
+        default=None, converter=_none_if_blank, validator=_validate_api_token
+    )
+    """OAuth2 client secret (see ``client_id``). Secret."""
     region: str = attrs.field(default="eu", converter=_fold, validator=_validate_region)
     """The account's region: ``eu`` (default), ``us`` or ``ca``; picks the base URL."""
     base_url: str | None = attrs.field(
@@ -204,6 +213,8 @@ class OnfidoSettings:
     checked with it (env ``KYCBRIDGE_ONFIDO_WEBHOOK_SECRET``). Never sent. Not the API token."""
 
     def __attrs_post_init__(self) -> None:
+        if (self.client_id is None) != (self.client_secret is None):
+            raise ValueError("client_id and client_secret go together: set both, or neither")
         if self.api_token is not None and token_environment(self.api_token) is None:
             log.warning(
                 "onfido: the api_token starts with neither %s; is it an Onfido API token?",

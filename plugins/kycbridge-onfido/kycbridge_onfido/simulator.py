@@ -11,6 +11,13 @@ Onfido's API v3.6 does:
   ``workflow_version_id``, ``dashboard_url``, ``status``, ``output``, ``reasons``, ``error``,
   ``sdk_token``, ``tags``, ``customer_user_id``, ``link``, ``created_at``, ``updated_at``),
   errors as ``{"error": {"type", "message", "fields"}}``;
+* OAuth2 (RFC 6749 client credentials; unconfirmed for Onfido): ``POST /oauth/token`` with
+  the form ``grant_type=client_credentials&client_id=...&client_secret=...`` (the
+  :data:`SANDBOX_CLIENT_ID` and :data:`SANDBOX_CLIENT_SECRET`) answers ``{"access_token",
+  "token_type": "Bearer", "expires_in"}``; ``Authorization: Bearer <access token>`` is then
+  accepted until it expires on ``token_clock``, after which it is a 401 with
+  ``WWW-Authenticate: Bearer error="invalid_token"``; a wrong client is a 401
+  ``invalid_client``; :attr:`OnfidoSimulator.exchanges` counts the tokens issued;
 * the rate limit: 400 requests per minute per token over a sliding window, 429 with a
   ``Retry-After`` (Onfido's 429 body and headers are unconfirmed: the simulator's are a
   guess in Onfido's error shape);
@@ -23,11 +30,13 @@ from __future__ import annotations
 import collections
 import json
 import math
+import secrets
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qs
 
 import attrs
 
@@ -36,7 +45,10 @@ from kycbridge.sandbox import Scenario, SimRequest, SimResponse
 __all__ = [
     "RATE_LIMIT_PER_MINUTE",
     "SANDBOX_API_TOKEN",
+    "SANDBOX_CLIENT_ID",
+    "SANDBOX_CLIENT_SECRET",
     "SCENARIOS",
+    "TOKEN_LIFETIME",
     "OnfidoSimulator",
     "Step",
     "error_answer",
@@ -48,6 +60,15 @@ SANDBOX_WEBHOOK_TOKEN = "sandbox-onfido-webhook-token"  # noqa: S105 - a sandbox
 
 SANDBOX_API_TOKEN = "api_sandbox.kycbridge.sandbox-token"  # noqa: S105 - a sandbox value
 """The only API token the simulator accepts."""
+
+SANDBOX_CLIENT_ID = "sandbox-onfido-client"
+"""The OAuth2 client id the simulator's token endpoint accepts."""
+
+SANDBOX_CLIENT_SECRET = "sandbox-onfido-client-secret-0123456789"  # noqa: S105 - a sandbox value
+"""The OAuth2 client secret the simulator's token endpoint accepts."""
+
+TOKEN_LIFETIME = 3600
+"""``expires_in`` of an issued access token, in seconds (Onfido's is unconfirmed)."""
 
 RATE_LIMIT_PER_MINUTE = 400
 """Onfido's documented limit, per token."""
@@ -343,6 +364,11 @@ class OnfidoSimulator:
 
     name = "onfido"
     settings: Mapping[str, str] = {"api_token": SANDBOX_API_TOKEN}
+    credential_settings: Mapping[str, str] = {
+        "client_id": SANDBOX_CLIENT_ID,
+        "client_secret": SANDBOX_CLIENT_SECRET,
+    }
+    """Settings that make the provider obtain OAuth2 access tokens from this simulator."""
     scenarios: Sequence[Scenario] = SCENARIOS
     webhook_settings: Mapping[str, str] = {"webhook_secret": SANDBOX_WEBHOOK_TOKEN}
     """What a webhook receiver needs to verify :meth:`webhook_deliveries`."""
@@ -360,6 +386,8 @@ class OnfidoSimulator:
         rate_limit: int | None = RATE_LIMIT_PER_MINUTE,
         tolerance: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
+        token_clock: Callable[[], float] = time.time,
+        token_lifetime: int = TOKEN_LIFETIME,
     ) -> None:
         if rate_limit is not None and rate_limit <= 0:
             raise ValueError("rate_limit must be positive or None")
@@ -368,6 +396,12 @@ class OnfidoSimulator:
         self.rate_limit = rate_limit
         self.tolerance = tolerance
         self._clock = clock
+        self.token_clock = token_clock
+        """Seconds since the epoch: when issued access tokens expire (tests inject one)."""
+        self.token_lifetime = token_lifetime
+        self.exchanges = 0
+        """Access tokens issued since the last reset (issued tokens stay valid on reset)."""
+        self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
         self._calls: dict[str, int] = {}
         self._accepted: dict[str, collections.deque[float]] = {}
@@ -383,6 +417,7 @@ class OnfidoSimulator:
             self._calls.clear()
             self._accepted.clear()
             self.answered.clear()
+            self.exchanges = 0
 
     def calls(self, run_id: str) -> int:
         """How many requests reached ``run_id``'s script since the last reset."""
@@ -400,15 +435,29 @@ class OnfidoSimulator:
         segments = request.segments()
         if segments[:1] == [VERSION_PREFIX]:  # a base_url ending in /v3.6, like Onfido's
             segments = segments[1:]
+        if segments == ["oauth", "token"]:
+            return self._issue(request)
         if len(segments) != 2 or segments[0] != "workflow_runs" or not segments[1]:
             return _not_found()
         run_id = segments[1]
         if request.method != "GET":
             return error_answer(405, "method_not_allowed", "Method not allowed",
                                 headers={"Allow": "GET"})
-        token = _token(request.headers.get("authorization"))
+        header = request.headers.get("authorization")
+        token = _token(header)
         if token != SANDBOX_API_TOKEN:
-            return _unauthorized()
+            bearer = _bearer(header)
+            with self._lock:
+                expires = self._tokens.get(bearer or "")
+            if bearer is None or expires is None:
+                return _unauthorized()
+            if self.token_clock() >= expires:
+                return error_answer(
+                    401, "authorization_error", "The access token expired",
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token", '
+                             'error_description="The access token expired"'},
+                )
+            token = bearer
         retry_after = self._over_limit(token)
         if retry_after is not None:
             return rate_limited_answer(retry_after)
@@ -419,6 +468,29 @@ class OnfidoSimulator:
             n = self._calls.get(run_id, 0)
             self._calls[run_id] = n + 1
         return script[min(n, len(script) - 1)].answer(run_id, n)
+
+    def _issue(self, request: SimRequest) -> SimResponse:
+        """The OAuth2 token endpoint (RFC 6749 client credentials grant)."""
+        if request.method != "POST":
+            return error_answer(405, "method_not_allowed", "Method not allowed",
+                                headers={"Allow": "POST"})
+        form = parse_qs(request.body.decode("utf-8", "replace"))
+
+        def one(name: str) -> str | None:
+            values = form.get(name)
+            return values[0] if values and len(values) == 1 else None
+
+        if one("grant_type") != "client_credentials":
+            return SimResponse.json(400, {"error": "unsupported_grant_type"})
+        if one("client_id") != SANDBOX_CLIENT_ID or one("client_secret") != SANDBOX_CLIENT_SECRET:
+            return SimResponse.json(401, {"error": "invalid_client",
+                                          "error_description": "Client authentication failed"})
+        with self._lock:
+            self.exchanges += 1
+            token = f"sandbox-oauth.{self.exchanges}.{secrets.token_hex(12)}"
+            self._tokens[token] = self.token_clock() + self.token_lifetime
+        return SimResponse.json(200, {"access_token": token, "token_type": "Bearer",
+                                      "expires_in": self.token_lifetime})
 
     def _over_limit(self, token: str) -> int | None:
         """``None`` when this request fits the window (then it counts); else a Retry-After.
@@ -445,6 +517,14 @@ def _token(header: str | None) -> str | None:
     if header is None or not header.startswith(prefix):
         return None
     return header[len(prefix):]
+
+
+def _bearer(header: str | None) -> str | None:
+    """The token of a ``Bearer <token>`` header, else ``None``."""
+    prefix = "Bearer "
+    if header is None or not header.startswith(prefix):
+        return None
+    return header[len(prefix):] or None
 
 
 # -- webhooks -------------------------------------------------------------------------------

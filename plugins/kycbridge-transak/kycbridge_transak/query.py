@@ -22,6 +22,7 @@ __all__ = [
     "ENVIRONMENTS",
     "MAX_TOKEN_LENGTH",
     "MAX_WORK_FLOW_RUN_ID_LENGTH",
+    "PARTNER_ENVIRONMENTS",
     "WEBHOOK_UNSIGNED",
     "TransakQuery",
     "TransakSettings",
@@ -32,6 +33,12 @@ ENVIRONMENTS: dict[str, str] = {
     "production": "https://api-gateway.transak.com",
 }
 """Transak's API gateways, by environment name."""
+
+PARTNER_ENVIRONMENTS: dict[str, str] = {
+    "staging": "https://api-stg.transak.com",
+    "production": "https://api.transak.com",
+}
+"""Transak's partner API (where the partner access token is obtained), by environment name."""
 
 MAX_WORK_FLOW_RUN_ID_LENGTH = 256
 """Longest workflow run id accepted (Transak's are UUIDs, 36 characters)."""
@@ -179,7 +186,24 @@ class TransakSettings:
     )
     """The partner access token, sent as ``x-access-token`` (Auth Reliance flows only).
     Secret: prefer env ``KYCBRIDGE_TRANSAK_PARTNER_ACCESS_TOKEN``. It is also the key Transak
-    signs its webhooks with (HS256)."""
+    signs its webhooks with (HS256). When set, it wins over ``api_key``/``api_secret``."""
+    api_key: str | None = kycbridge.secret(
+        default=None, validator=attrs.validators.optional(_header_token)
+    )
+    """The partner API key. With ``api_secret`` (and no ``partner_access_token``), the
+    provider obtains the partner access token itself, and refreshes it. Secret."""
+    api_secret: str | None = kycbridge.secret(
+        default=None, validator=attrs.validators.optional(_header_token)
+    )
+    """The partner API secret, sent as ``api-secret`` to the refresh-token endpoint. Secret."""
+    partner_base_url: str | None = attrs.field(
+        default=None,
+        converter=_strip_slash,
+        validator=attrs.validators.optional(_base_url),
+    )
+    """Where the partner access token is obtained: default ``base_url`` when set (the
+    sandbox, a proxy), else the environment's partner API (``https://api-stg.transak.com``,
+    ``https://api.transak.com``)."""
     webhook_unsigned: str = attrs.field(
         default="reject", converter=_fold, validator=_webhook_unsigned
     )
@@ -187,7 +211,16 @@ class TransakSettings:
     refused (401). ``accept``: such a body is trusted unverified. Only for a receiver that
     authenticates Transak some other way: anybody can forge an unsigned body."""
 
+    def __attrs_post_init__(self) -> None:
+        if (self.api_key is None) != (self.api_secret is None):
+            raise ValueError("api_key and api_secret go together: set both, or neither")
+
     @property
     def url(self) -> str:
         """The base URL requests go to: ``base_url`` when set, else the environment's."""
         return self.base_url or ENVIRONMENTS[self.environment]
+
+    @property
+    def partner_url(self) -> str:
+        """Where the partner access token is obtained (see :attr:`partner_base_url`)."""
+        return self.partner_base_url or self.base_url or PARTNER_ENVIRONMENTS[self.environment]
