@@ -22,6 +22,7 @@ import bench_coldstart
 import bench_normalize
 import bench_overhead
 import bench_watch
+import bench_webhooks
 import plot
 from common import Options, Result, machine
 
@@ -31,6 +32,7 @@ BENCHMARKS: dict[str, Callable[[Options], list[Result]]] = {
     "coldstart": bench_coldstart.run,
     "normalize": bench_normalize.run,
     "watch": bench_watch.run,
+    "webhooks": bench_webhooks.run,
 }
 
 COLUMNS = ("benchmark", "kycbridge", "baseline", "ratio", "target", "verdict")

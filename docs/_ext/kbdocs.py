@@ -577,8 +577,35 @@ def sandbox_section(name: str, provider: Any, simulator: Any) -> list[str]:
     return [*out, ""]
 
 
-def provider_page(name: str, info: Any, simulator: Any | None) -> str:
-    """One provider's page: query, settings, env, mapping, errors, sandbox."""
+def webhooks_line(handler: Any | None) -> str:
+    """The page's "Webhooks" line, from the registered handler (``None``: there is none).
+
+    The scheme is the handler's ``scheme`` attribute, else its class docstring's first line.
+    """
+    if handler is None:
+        return "Webhooks: not documented by the provider."
+    scheme = getattr(handler, "scheme", None) or (type(handler).__doc__ or "").strip()
+    scheme = scheme.splitlines()[0].rstrip(".") if scheme else "verified deliveries"
+    tolerance = getattr(handler, "tolerance", None)
+    signed = (
+        f"; signed time within {tolerance:g} s" if tolerance else "; no signed time (replays "
+        "caught by event id)"
+    )
+    return (
+        f"Webhooks: yes, signature scheme: {_cell(scheme)}{signed}. Receive them at "
+        f"`/webhooks/{name_of(handler)}` ([Webhooks](../../webhooks.md))."
+    )
+
+
+def name_of(handler: Any) -> str:
+    """A handler's provider name."""
+    return str(getattr(handler, "name", ""))
+
+
+def provider_page(
+    name: str, info: Any, simulator: Any | None, webhooks: Any | None = None
+) -> str:
+    """One provider's page: query, settings, env, webhooks, mapping, errors, sandbox."""
     provider = info.provider
     out = [f"# {name}", ""]
     out += docstring_markdown(provider.__class__.__doc__)
@@ -587,6 +614,7 @@ def provider_page(name: str, info: Any, simulator: Any | None) -> str:
     if getattr(provider, "rate_limit", None):
         out += [f"Rate limit enforced across threads: {provider.rate_limit:g} requests/s.", ""]
     out += credentials_line(provider)
+    out += [webhooks_line(webhooks), ""]
     out += query_section(name, provider.query_type)
     out += settings_section(name, provider.settings_type)
     out += ["## Mapping", ""]
@@ -752,10 +780,12 @@ def generate(docs: Path) -> None:
     registry = PluginRegistry()
     sims = {s.name: s.simulator for s in registry.simulators()}
     infos = list(registry.providers())
-    for info in infos:
-        page = provider_page(info.name, info, sims.get(info.name))
-        (target / "providers" / f"{info.name}.md").write_text(page)
     webhooks = {handler.name: handler for handler in registry.webhooks()}
+    for info in infos:
+        page = provider_page(
+            info.name, info, sims.get(info.name), webhooks.get(info.name)
+        )
+        (target / "providers" / f"{info.name}.md").write_text(page)
     (target / "providers" / "compare.md").write_text(compare_page(infos, sims, webhooks))
     index = [
         "# Providers",

@@ -3,7 +3,8 @@
 Installed, it registers through the ``kycbridge`` entry-point group:
 
 * the provider ``didit`` (:class:`~kycbridge_didit.provider.DiditProvider`);
-* the sandbox simulator ``didit`` (:class:`~kycbridge_didit.simulator.DiditSimulator`).
+* the sandbox simulator ``didit`` (:class:`~kycbridge_didit.simulator.DiditSimulator`);
+* the webhook handler ``didit`` (:class:`~kycbridge_didit.webhooks.DiditWebhooks`).
 
 Where things are: query and settings in :mod:`.query`, the status words in :mod:`.mapping`,
 the error table in :mod:`.errors`, typed details in :mod:`.details`. Importing this package
@@ -22,15 +23,18 @@ if TYPE_CHECKING:
     from .provider import DiditProvider
     from .query import DiditQuery, DiditSettings
     from .simulator import DiditSimulator
+    from .webhooks import DiditWebhooks
 
 __all__ = [
     "DiditProvider",
     "DiditQuery",
     "DiditSettings",
     "DiditSimulator",
+    "DiditWebhooks",
     "__version__",
     "register_providers",
     "register_simulators",
+    "register_webhooks",
 ]
 
 __version__ = "0.1.0"
@@ -43,6 +47,7 @@ _LAZY = {
     "DiditQuery": "query",
     "DiditSettings": "query",
     "DiditSimulator": "simulator",
+    "DiditWebhooks": "webhooks",
 }
 
 
@@ -68,3 +73,11 @@ def register_simulators(register: Callable[[Any], None]) -> None:
     from .simulator import DiditSimulator
 
     register(DiditSimulator())
+
+
+@kycbridge.hookimpl
+def register_webhooks(register: Callable[[Any], None]) -> None:
+    """Register the ``didit`` webhook handler (``X-Signature``/``X-Signature-V2``, 300 s)."""
+    from .webhooks import DiditWebhooks
+
+    register(DiditWebhooks())

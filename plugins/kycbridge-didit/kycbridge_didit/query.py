@@ -132,6 +132,17 @@ def _validate_base_url(_: Any, attribute: attrs.Attribute[Any], value: str) -> N
         raise ValueError("base_url must not carry credentials")
 
 
+def _validate_webhook_secret(_: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"webhook_secret must be a string, not {type(value).__name__}")
+    if len(value) > 512 or any(c.isspace() or not c.isprintable() for c in value):
+        # Never shown: the value is a secret.
+        raise ValueError("webhook_secret contains whitespace or control characters, or is "
+                         "longer than 512 characters")
+
+
 @attrs.frozen
 class DiditSettings:
     """How to reach Didit.
@@ -152,3 +163,8 @@ class DiditSettings:
         default=DEFAULT_BASE_URL, converter=_clean_base_url, validator=_validate_base_url
     )
     """Where the API lives (a path prefix is kept); a trailing ``/`` is dropped."""
+    webhook_secret: str | None = secret(
+        default=None, converter=_none_if_blank, validator=_validate_webhook_secret
+    )
+    """The application's webhook secret: ``X-Signature`` and ``X-Signature-V2`` are checked
+    with it (env ``KYCBRIDGE_DIDIT_WEBHOOK_SECRET``). Never sent."""

@@ -3,7 +3,8 @@
 Installed, it registers through the ``kycbridge`` entry-point group:
 
 * the provider ``onfido`` (:class:`~kycbridge_onfido.provider.OnfidoProvider`);
-* the sandbox simulator ``onfido`` (:class:`~kycbridge_onfido.simulator.OnfidoSimulator`).
+* the sandbox simulator ``onfido`` (:class:`~kycbridge_onfido.simulator.OnfidoSimulator`);
+* the webhook handler ``onfido`` (:class:`~kycbridge_onfido.webhooks.OnfidoWebhooks`).
 
 Where things are: query and settings in :mod:`.query`, the status words in :mod:`.mapping`,
 the error table in :mod:`.errors`, typed details in :mod:`.details`. Importing this package
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from .provider import OnfidoProvider
     from .query import OnfidoQuery, OnfidoSettings
     from .simulator import OnfidoSimulator
+    from .webhooks import OnfidoWebhooks
 
 __all__ = [
     "OnfidoDetails",
@@ -30,9 +32,11 @@ __all__ = [
     "OnfidoQuery",
     "OnfidoSettings",
     "OnfidoSimulator",
+    "OnfidoWebhooks",
     "__version__",
     "register_providers",
     "register_simulators",
+    "register_webhooks",
 ]
 
 __version__ = "0.1.0"
@@ -46,6 +50,7 @@ _LAZY = {
     "OnfidoQuery": "query",
     "OnfidoSettings": "query",
     "OnfidoSimulator": "simulator",
+    "OnfidoWebhooks": "webhooks",
 }
 
 
@@ -71,3 +76,11 @@ def register_simulators(register: Callable[[Any], None]) -> None:
     from .simulator import OnfidoSimulator
 
     register(OnfidoSimulator())
+
+
+@kycbridge.hookimpl
+def register_webhooks(register: Callable[[Any], None]) -> None:
+    """Register the ``onfido`` webhook handler (``X-SHA2-Signature`` of the raw body)."""
+    from .webhooks import OnfidoWebhooks
+
+    register(OnfidoWebhooks())

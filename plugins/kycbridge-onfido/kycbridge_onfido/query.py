@@ -204,6 +204,13 @@ class OnfidoSettings:
     )
     """Send requests here instead of the region's API (a proxy, the sandbox); the version
     prefix (``/v3.6``) is part of it. A trailing ``/`` is dropped."""
+    webhook_secret: str | None = secret(
+        default=None,
+        converter=_none_if_blank,
+        validator=attrs.validators.optional(attrs.validators.instance_of(str)),
+    )
+    """The token Onfido shows when a webhook is created: deliveries' ``X-SHA2-Signature`` is
+    checked with it (env ``KYCBRIDGE_ONFIDO_WEBHOOK_SECRET``). Never sent. Not the API token."""
 
     def __attrs_post_init__(self) -> None:
         if (self.client_id is None) != (self.client_secret is None):

@@ -55,6 +55,9 @@ __all__ = [
     "workflow_run",
 ]
 
+SANDBOX_WEBHOOK_TOKEN = "sandbox-onfido-webhook-token"  # noqa: S105 - a sandbox value
+"""The token the simulator's webhook deliveries are signed with (``X-SHA2-Signature``)."""
+
 SANDBOX_API_TOKEN = "api_sandbox.kycbridge.sandbox-token"  # noqa: S105 - a sandbox value
 """The only API token the simulator accepts."""
 
@@ -367,6 +370,15 @@ class OnfidoSimulator:
     }
     """Settings that make the provider obtain OAuth2 access tokens from this simulator."""
     scenarios: Sequence[Scenario] = SCENARIOS
+    webhook_settings: Mapping[str, str] = {"webhook_secret": SANDBOX_WEBHOOK_TOKEN}
+    """What a webhook receiver needs to verify :meth:`webhook_deliveries`."""
+
+    def webhook_deliveries(self, now: float) -> list[Any]:
+        """Signed deliveries of every story's completed runs, then the faults.
+
+        See :func:`webhook_deliveries`.
+        """
+        return webhook_deliveries(now)
 
     def __init__(
         self,
@@ -513,3 +525,105 @@ def _bearer(header: str | None) -> str | None:
     if header is None or not header.startswith(prefix):
         return None
     return header[len(prefix):] or None
+
+
+# -- webhooks -------------------------------------------------------------------------------
+
+WEBHOOK_STATUSES = ("approved", "declined", "review", "abandoned", "error")
+"""The statuses a run completes with: Onfido sends ``workflow_run.completed`` for them."""
+
+WEBHOOK_FAULT_RUN = "wfr-webhook-out-of-order"
+"""The run of the out-of-order deliveries (no polled scenario has it)."""
+
+
+def _iso(at: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(at, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def webhook_body(action: str, object_id: str, status: str, at: float,
+                 resource: Mapping[str, Any] | None = None, **extra: Any) -> bytes:
+    """A delivery body ``{"payload": {...}}`` for ``action`` on ``object_id``.
+
+    Completed at ``at`` (Unix seconds).
+    """
+    kind = action.split(".", 1)[0]
+    payload: dict[str, Any] = {
+        "resource_type": kind,
+        "action": action,
+        "object": {
+            "id": object_id,
+            "status": status,
+            "started_at_iso8601": _iso(at - 60),
+            "completed_at_iso8601": _iso(at),
+            "href": f"https://api.eu.onfido.com/v3.6/{kind}s/{object_id}",
+        },
+        **extra,
+    }
+    if resource is not None:
+        payload["resource"] = dict(resource)
+    return json.dumps({"payload": payload}).encode()
+
+
+def webhook_signature(body: bytes, token: str = SANDBOX_WEBHOOK_TOKEN) -> str:
+    """``X-SHA2-Signature``: the hex HMAC-SHA256 of the raw body."""
+    import hashlib
+    import hmac
+
+    return hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_deliveries(now: float, *, max_body: int = 256 * 1024) -> list[Any]:
+    """Signed ``workflow_run.completed`` deliveries for the stories, then the faults.
+
+    One per completed status of every story; the faults: a replay, an out-of-order pair,
+    a bad signature, a ``check.completed`` and a ``workflow_task.completed``
+    (acknowledged), a non-JSON body, a body over the cap.
+    Onfido signs no time: no stale-timestamp fault.
+    """
+    from kycbridge.webhooks.push import Delivery, status_changes
+
+    def signed(label: str, body: bytes, expect: str = "accepted",
+               token: str = SANDBOX_WEBHOOK_TOKEN) -> Delivery:
+        headers = {"content-type": "application/json",
+                   "x-sha2-signature": webhook_signature(body, token)}
+        return Delivery(label, headers, body, expect)
+
+    def completed(run_id: str, status: str, at: float, **extra: Any) -> bytes:
+        return webhook_body("workflow_run.completed", run_id, status, at,
+                            workflow_run(run_id, Step(status)), **extra)
+
+    changes = [
+        (run_id, word)
+        for run_id, steps, _, _, _ in _STORIES
+        for word in status_changes((s.status for s in steps if s.fault is None),
+                                   WEBHOOK_STATUSES)
+    ]
+    deliveries = [
+        signed(f"{run_id}: workflow_run.completed {word}",
+               completed(run_id, word, now - len(changes) + i))
+        for i, (run_id, word) in enumerate(changes)
+    ]
+    if deliveries:
+        first = deliveries[0]
+        deliveries.append(Delivery(f"replay of {first.label}", first.headers, first.body,
+                                   "duplicate"))
+    run = WEBHOOK_FAULT_RUN
+    deliveries += [
+        signed("out of order: approved (newer)", completed(run, "approved", now - 10)),
+        signed("out of order: review (older, arrives late)", completed(run, "review", now - 20),
+               "stale"),
+        signed("bad signature (another token)", completed(run, "declined", now), "unauthorized",
+               "not-the-sandbox-webhook-token"),
+        signed("check.completed (a check result: no run status)",
+               webhook_body("check.completed", _uuid("check", run), "complete", now),
+               "acknowledged"),
+        signed("workflow_task.completed (no run status)",
+               webhook_body("workflow_task.completed", "profile_data", "completed", now),
+               "acknowledged"),
+        signed("not JSON", b"<html>not json</html>", "malformed"),
+        signed("body over the receiver's cap",
+               completed(run, "approved", now, padding="x" * max_body), "too_large"),
+    ]
+    return deliveries

@@ -3,7 +3,8 @@
 Installed, it registers through the ``kycbridge`` entry-point group:
 
 * the provider ``persona`` (:class:`~kycbridge_persona.provider.PersonaProvider`);
-* the sandbox simulator ``persona`` (:class:`~kycbridge_persona.simulator.PersonaSimulator`).
+* the sandbox simulator ``persona`` (:class:`~kycbridge_persona.simulator.PersonaSimulator`);
+* the webhook handler ``persona`` (:class:`~kycbridge_persona.webhooks.PersonaWebhooks`).
 
 Where things are: query and settings in :mod:`.query`, the status words in :mod:`.mapping`,
 the error table in :mod:`.errors`, typed details in :mod:`.details`. Importing this package
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from .provider import PersonaProvider
     from .query import PersonaQuery, PersonaSettings
     from .simulator import PersonaSimulator
+    from .webhooks import PersonaWebhooks
 
 __all__ = [
     "PersonaDetails",
@@ -30,9 +32,11 @@ __all__ = [
     "PersonaQuery",
     "PersonaSettings",
     "PersonaSimulator",
+    "PersonaWebhooks",
     "__version__",
     "register_providers",
     "register_simulators",
+    "register_webhooks",
 ]
 
 __version__ = "0.1.0"
@@ -46,6 +50,7 @@ _LAZY = {
     "PersonaQuery": "query",
     "PersonaSettings": "query",
     "PersonaSimulator": "simulator",
+    "PersonaWebhooks": "webhooks",
 }
 
 
@@ -71,3 +76,11 @@ def register_simulators(register: Callable[[Any], None]) -> None:
     from .simulator import PersonaSimulator
 
     register(PersonaSimulator())
+
+
+@kycbridge.hookimpl
+def register_webhooks(register: Callable[[Any], None]) -> None:
+    """Register the ``persona`` webhook handler (``Persona-Signature``, two secrets)."""
+    from .webhooks import PersonaWebhooks
+
+    register(PersonaWebhooks())

@@ -135,6 +135,17 @@ def _none_if_blank(value: object) -> object:
     return value
 
 
+def _validate_webhook_secret(_: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"{attribute.name} must be a string, not {type(value).__name__}")
+    if _CONTROL_OR_SPACE.search(value) or len(value) > 512:
+        # Never shown: the value is a secret.
+        raise ValueError(f"{attribute.name} contains whitespace or control characters, or is "
+                         "longer than 512 characters")
+
+
 def _validate_api_key(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is None:
         return
@@ -213,6 +224,17 @@ class PersonaSettings:
         default=DEFAULT_BASE_URL, converter=_clean_base_url, validator=_validate_base_url
     )
     """Where the API lives, ``/api/v1`` included; a trailing ``/`` is dropped."""
+    webhook_secret: str | None = secret(
+        default=None, converter=_none_if_blank, validator=_validate_webhook_secret
+    )
+    """The webhook's secret: ``Persona-Signature`` is checked with it (env
+    ``KYCBRIDGE_PERSONA_WEBHOOK_SECRET``). Never sent."""
+    webhook_secret_previous: str | None = secret(
+        default=None, converter=_none_if_blank, validator=_validate_webhook_secret
+    )
+    """During a secret rotation, the secret being replaced (env
+    ``KYCBRIDGE_PERSONA_WEBHOOK_SECRET_PREVIOUS``): deliveries signed with either are
+    accepted. Unset it once the rotation is over."""
 
     def url(self, path: str) -> str:
         """``path`` (``/inquiries``) below :attr:`base_url`, prefix kept."""

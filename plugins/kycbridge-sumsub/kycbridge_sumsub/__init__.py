@@ -3,7 +3,8 @@
 Installed, it registers through the ``kycbridge`` entry-point group:
 
 * the provider ``sumsub`` (:class:`~kycbridge_sumsub.provider.SumsubProvider`);
-* the sandbox simulator ``sumsub`` (:class:`~kycbridge_sumsub.simulator.SumsubSimulator`).
+* the sandbox simulator ``sumsub`` (:class:`~kycbridge_sumsub.simulator.SumsubSimulator`);
+* the webhook handler ``sumsub`` (:class:`~kycbridge_sumsub.webhooks.SumsubWebhooks`).
 
 Where things are: query and settings in :mod:`.query`, the per-attempt request signature
 in :mod:`.signing`, the review words in :mod:`.mapping`, the error table in :mod:`.errors`,
@@ -23,15 +24,18 @@ if TYPE_CHECKING:
     from .provider import SumsubProvider
     from .query import SumsubQuery, SumsubSettings
     from .simulator import SumsubSimulator
+    from .webhooks import SumsubWebhooks
 
 __all__ = [
     "SumsubProvider",
     "SumsubQuery",
     "SumsubSettings",
     "SumsubSimulator",
+    "SumsubWebhooks",
     "__version__",
     "register_providers",
     "register_simulators",
+    "register_webhooks",
 ]
 
 __version__ = "0.1.0"
@@ -44,6 +48,7 @@ _LAZY = {
     "SumsubQuery": "query",
     "SumsubSettings": "query",
     "SumsubSimulator": "simulator",
+    "SumsubWebhooks": "webhooks",
 }
 
 
@@ -69,3 +74,11 @@ def register_simulators(register: Callable[[Any], None]) -> None:
     from .simulator import SumsubSimulator
 
     register(SumsubSimulator())
+
+
+@kycbridge.hookimpl
+def register_webhooks(register: Callable[[Any], None]) -> None:
+    """Register the ``sumsub`` webhook handler (``X-Payload-Digest`` of the raw body)."""
+    from .webhooks import SumsubWebhooks
+
+    register(SumsubWebhooks())

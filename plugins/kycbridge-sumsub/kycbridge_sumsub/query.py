@@ -176,6 +176,11 @@ def _validate_secret_key(_: Any, attribute: attrs.Attribute[Any], value: str | N
         _check_secret("secret_key", value)
 
 
+def _validate_webhook_secret(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None:
+        _check_secret("webhook_secret", value)
+
+
 def _clean_base_url(value: object) -> object:
     return value.strip().rstrip("/") if isinstance(value, str) else value
 
@@ -214,6 +219,11 @@ class SumsubSettings:
         default=DEFAULT_BASE_URL, converter=_clean_base_url, validator=_validate_base_url
     )
     """Where the API lives (a path prefix is kept); a trailing ``/`` is dropped."""
+    webhook_secret: str | None = secret(
+        default=None, converter=_none_if_blank, validator=_validate_webhook_secret
+    )
+    """The secret set on the webhook in Sumsub's dashboard: ``X-Payload-Digest`` is checked
+    with it (env ``KYCBRIDGE_SUMSUB_WEBHOOK_SECRET``). Not the secret key. Never sent."""
 
     @property
     def sandbox(self) -> bool | None:

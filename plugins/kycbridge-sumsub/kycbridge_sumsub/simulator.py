@@ -58,6 +58,9 @@ __all__ = [
     "error_body",
 ]
 
+SANDBOX_WEBHOOK_SECRET = "sandbox-sumsub-webhook-secret"  # noqa: S105 - a sandbox value
+"""The secret the simulator's webhook deliveries are signed with (``X-Payload-Digest``)."""
+
 SANDBOX_APP_TOKEN = "sbx:sandbox-sumsub-app-token"  # noqa: S105 - a sandbox value
 """The only app token the simulator accepts."""
 
@@ -394,6 +397,15 @@ class SumsubSimulator:
         "secret_key": SANDBOX_SECRET_KEY,
     }
     scenarios: Sequence[Scenario] = SCENARIOS
+    webhook_settings: Mapping[str, str] = {"webhook_secret": SANDBOX_WEBHOOK_SECRET}
+    """What a webhook receiver needs to verify :meth:`webhook_deliveries`."""
+
+    def webhook_deliveries(self, now: float) -> list[Any]:
+        """Signed deliveries of every story's status changes, then the faults.
+
+        See :func:`webhook_deliveries`.
+        """
+        return webhook_deliveries(now)
 
     def __init__(self, *, clock: Callable[[], float] = time.time,
                  tolerance: float = TOLERANCE,
@@ -496,3 +508,116 @@ class SumsubSimulator:
                 return fail(429, "Too many requests", headers={"Retry-After": str(wait)})
             self._window.append(now)
         return None
+
+
+# -- webhooks -------------------------------------------------------------------------------
+
+EVENT_TYPES: Mapping[str, str] = {
+    "init": "applicantCreated",
+    "pending": "applicantPending",
+    "queued": "applicantPending",
+    "prechecked": "applicantPrechecked",
+    "onHold": "applicantOnHold",
+    "awaitingService": "applicantPending",
+    "awaitingUser": "applicantPending",
+    "completed": "applicantReviewed",
+}
+"""The event Sumsub sends when a review reaches each status."""
+
+WEBHOOK_FAULT_NUMBER = 0xFFFFF0
+"""The applicant number of the out-of-order and fault deliveries (no scenario has it)."""
+
+
+def _created_at_ms(at: float) -> str:
+    import datetime as dt
+
+    when = dt.datetime.fromtimestamp(at, dt.timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M:%S.") + f"{when.microsecond // 1000:03d}"
+
+
+def webhook_body(step: Step, aid: str, external: str, at: float,
+                 event: str | None = None, **extra: Any) -> bytes:
+    """A delivery body for ``step`` of applicant ``aid`` at ``at`` (Unix seconds)."""
+    payload: dict[str, Any] = {
+        "applicantId": aid,
+        "inspectionId": f"in{aid[2:]}",
+        "correlationId": f"req-{aid[-6:]}-{int(at)}",
+        "levelName": "basic-kyc-level",
+        "externalUserId": external,
+        "type": event or EVENT_TYPES.get(str(step.status), "applicantPending"),
+        "sandboxMode": True,
+        "reviewStatus": step.status,
+        "createdAtMs": _created_at_ms(at),
+        "applicantType": "individual",
+        **extra,
+    }
+    result = review(step, aid, 1).get("reviewResult")
+    if result is not None:
+        payload["reviewResult"] = result
+    return _json_bytes(payload)
+
+
+def webhook_digest(body: bytes, secret: str = SANDBOX_WEBHOOK_SECRET,
+                   algorithm: str = "sha256") -> str:
+    """``X-Payload-Digest``: the hex HMAC of the raw body."""
+    import hashlib
+    import hmac
+
+    return hmac.new(secret.encode(), body, getattr(hashlib, algorithm)).hexdigest()
+
+
+def webhook_deliveries(now: float, *, max_body: int = 256 * 1024) -> list[Any]:
+    """Signed deliveries for every story's status changes, then the faults.
+
+    One second apart, in order; the faults: a replay, an out-of-order pair, SHA-512 and
+    SHA-1 digests (accepted), a bad digest, an undocumented algorithm, ``applicantDeleted``
+    (acknowledged), a non-JSON body, a body over the receiver's cap. Sumsub signs no time:
+    no stale-timestamp fault.
+    """
+    from kycbridge.webhooks.push import Delivery, status_changes
+
+    names = {"sha256": "HMAC_SHA256_HEX", "sha512": "HMAC_SHA512_HEX", "sha1": "HMAC_SHA1_HEX"}
+
+    def signed(label: str, body: bytes, expect: str = "accepted", algorithm: str = "sha256",
+               secret: str = SANDBOX_WEBHOOK_SECRET, alg_name: str | None = None) -> Delivery:
+        headers = {"content-type": "application/json",
+                   "x-payload-digest": webhook_digest(body, secret, algorithm),
+                   "x-payload-digest-alg": alg_name or names[algorithm]}
+        return Delivery(label, headers, body, expect)
+
+    scripts = sorted({id(s): s for s in _BY_ID.values()}.values(), key=lambda s: s.number)
+    changes = []
+    for script in scripts:
+        steps = {s.played: s for s in script.steps if s.fault is None and s.status}
+        for word in status_changes((s.played for s in script.steps if s.fault is None), steps):
+            changes.append((script, steps[word]))
+    deliveries = [
+        signed(f"{script.external_user_id}: {step.played}",
+               webhook_body(step, script.applicant_id, script.external_user_id,
+                            now - len(changes) + i))
+        for i, (script, step) in enumerate(changes)
+    ]
+    if deliveries:
+        first = deliveries[0]
+        deliveries.append(Delivery(f"replay of {first.label}", first.headers, first.body,
+                                   "duplicate"))
+    aid, ext = applicant_id(WEBHOOK_FAULT_NUMBER), "sandbox-webhook-faults"
+    deliveries += [
+        signed("out of order: completed GREEN (newer)", webhook_body(GREEN, aid, ext, now - 10)),
+        signed("out of order: pending (older, arrives late)",
+               webhook_body(PENDING, aid, ext, now - 20), "stale"),
+        signed("HMAC_SHA512_HEX digest", webhook_body(ON_HOLD, aid, ext, now - 25), "stale",
+               "sha512"),
+        signed("HMAC_SHA1_HEX digest (legacy)", webhook_body(QUEUED, aid, ext, now - 26),
+               "stale", "sha1"),
+        signed("bad digest (another secret)", webhook_body(FINAL, aid, ext, now),
+               "unauthorized", secret="not-the-sandbox-webhook-secret"),  # noqa: S106
+        signed("undocumented algorithm", webhook_body(FINAL, aid, ext, now), "unauthorized",
+               alg_name="HMAC_MD5_HEX"),
+        signed("applicantDeleted (no status: acknowledged)",
+               webhook_body(GREEN, aid, ext, now, event="applicantDeleted"), "acknowledged"),
+        signed("not JSON", b"<html>not json</html>", "malformed"),
+        signed("body over the receiver's cap",
+               webhook_body(GREEN, aid, ext, now, padding="x" * max_body), "too_large"),
+    ]
+    return deliveries

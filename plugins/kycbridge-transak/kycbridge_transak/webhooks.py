@@ -123,6 +123,7 @@ class TransakWebhooks:
     """Verifies and parses Transak's webhook deliveries (see the module docstring)."""
 
     name: ClassVar[str] = "transak"
+    scheme: ClassVar[str] = "a JWT (HS256, the partner access token) in the body's data"
     tolerance: ClassVar[float | None] = None
     """Transak signs no delivery time."""
     leeway: ClassVar[float] = 300.0

@@ -3,7 +3,8 @@
 Installed, it registers through the ``kycbridge`` entry-point group:
 
 * the provider ``veriff`` (:class:`~kycbridge_veriff.provider.VeriffProvider`);
-* the sandbox simulator ``veriff`` (:class:`~kycbridge_veriff.simulator.VeriffSimulator`).
+* the sandbox simulator ``veriff`` (:class:`~kycbridge_veriff.simulator.VeriffSimulator`);
+* the webhook handler ``veriff`` (:class:`~kycbridge_veriff.webhooks.VeriffWebhooks`).
 
 Where things are: query and settings in :mod:`.query`, the request signature in
 :mod:`.signing`, the status words and codes in :mod:`.mapping`, the error table in
@@ -23,15 +24,18 @@ if TYPE_CHECKING:
     from .provider import VeriffProvider
     from .query import VeriffQuery, VeriffSettings
     from .simulator import VeriffSimulator
+    from .webhooks import VeriffWebhooks
 
 __all__ = [
     "VeriffProvider",
     "VeriffQuery",
     "VeriffSettings",
     "VeriffSimulator",
+    "VeriffWebhooks",
     "__version__",
     "register_providers",
     "register_simulators",
+    "register_webhooks",
 ]
 
 __version__ = "0.1.0"
@@ -44,6 +48,7 @@ _LAZY = {
     "VeriffQuery": "query",
     "VeriffSettings": "query",
     "VeriffSimulator": "simulator",
+    "VeriffWebhooks": "webhooks",
 }
 
 
@@ -69,3 +74,11 @@ def register_simulators(register: Callable[[Any], None]) -> None:
     from .simulator import VeriffSimulator
 
     register(VeriffSimulator())
+
+
+@kycbridge.hookimpl
+def register_webhooks(register: Callable[[Any], None]) -> None:
+    """Register the ``veriff`` webhook handler (``X-HMAC-SIGNATURE`` of the raw body)."""
+    from .webhooks import VeriffWebhooks
+
+    register(VeriffWebhooks())

@@ -149,3 +149,9 @@ class VeriffSettings:
         default=DEFAULT_BASE_URL, converter=_clean_base_url, validator=_validate_base_url
     )
     """Where the API lives (a path prefix is kept); a trailing ``/`` is dropped."""
+    webhook_secret: str | None = secret(
+        default=None, converter=_none_if_blank, validator=_validate_secret
+    )
+    """The key webhooks are verified with (``X-HMAC-SIGNATURE``), env
+    ``KYCBRIDGE_VERIFF_WEBHOOK_SECRET``. Unset: :attr:`shared_secret`, which is what Veriff
+    signs webhooks with; set it only for a receiver that must not hold the API credentials."""

@@ -278,6 +278,9 @@ class VeriffSimulator:
         "shared_secret": SANDBOX_SHARED_SECRET,
     }
     scenarios: Sequence[Scenario] = SCENARIOS
+    webhook_settings: Mapping[str, str] = {"shared_secret": SANDBOX_SHARED_SECRET}
+    """What a webhook receiver needs to verify :meth:`webhook_deliveries`: Veriff signs
+    webhooks with the integration's shared secret."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -293,6 +296,13 @@ class VeriffSimulator:
         with self._lock:
             self._calls.clear()
             self.answered.clear()
+
+    def webhook_deliveries(self, now: float) -> list[Any]:
+        """Signed deliveries of every story's status changes, then the faults.
+
+        ``kycbridge.webhooks.push.Delivery`` objects: see :func:`webhook_deliveries`.
+        """
+        return webhook_deliveries(now)
 
     def calls(self, sid: str) -> int:
         """How many authenticated requests reached session ``sid``'s script."""
@@ -335,3 +345,91 @@ class VeriffSimulator:
             n = self._calls.get(sid, 0)
             self._calls[sid] = n + 1
         return script[min(n, len(script) - 1)].answer(sid)
+
+
+# -- webhooks -------------------------------------------------------------------------------
+
+WEBHOOK_FAULT_SESSION = "5e551000-0000-4000-8000-00000000face"
+"""The session of the out-of-order deliveries (no polled scenario has it)."""
+
+
+def webhook_body(step: Step, sid: str, at: float | None = None) -> bytes:
+    """A delivery body for ``step``.
+
+    An event webhook for ``started``/``submitted``, else the decision shape with
+    ``technicalData``; ``at`` (Unix seconds) is the decision's time.
+    """
+    if step.status in ("started", "submitted"):
+        attempt = uuid.uuid5(uuid.NAMESPACE_URL, f"veriff-sandbox:{sid}:{step.status}")
+        event = {
+            "id": sid,
+            "attemptId": str(attempt),
+            "feature": "selfid",
+            "code": step.code,
+            "action": step.status,
+            "vendorData": None,
+            "endUserId": None,
+        }
+        return _json_bytes(event)
+    body = decision_body(step, sid)
+    body["technicalData"] = {"ip": "203.0.113.7"}
+    if at is not None and body["verification"] is not None:
+        body["verification"]["decisionTime"] = _iso(at)
+    return _json_bytes(body)
+
+
+def _iso(at: float) -> str:
+    import datetime as dt
+
+    when = dt.datetime.fromtimestamp(at, dt.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def webhook_deliveries(now: float, *, max_body: int = 256 * 1024) -> list[Any]:
+    """Signed deliveries for every story's status changes, then the faults.
+
+    Decisions at one-second steps before ``now`` (in order); the faults: a replay, an
+    out-of-order pair, a bad signature, a non-JSON body and a body over the receiver's cap.
+    Veriff signs no time, so there is no stale-timestamp fault.
+    """
+    from kycbridge.webhooks.push import Delivery, status_changes
+
+    def signed(label: str, body: bytes, expect: str = "accepted",
+               secret: str = SANDBOX_SHARED_SECRET) -> Delivery:
+        headers = {"content-type": "application/json", "x-hmac-signature": signature(secret, body)}
+        return Delivery(label, headers, body, expect)
+
+    steps = {s.played: s for s in (OK, NO, RESUBMIT, EXPIRED, ABANDONED, REVIEW, STARTED,
+                                   SUBMITTED)}
+    changes = [
+        (scenario.subject, steps[word])
+        for scenario in SCENARIOS
+        if not scenario.description.startswith(("fault-", "notfound"))
+        for word in status_changes(scenario.played, steps)
+    ]
+    deliveries = [
+        signed(f"{mask_sid(sid)}: {step.played}", webhook_body(step, sid, now - len(changes) + i))
+        for i, (sid, step) in enumerate(changes)
+    ]
+    if deliveries:
+        first = deliveries[0]
+        deliveries.append(Delivery(f"replay of {first.label}", first.headers, first.body,
+                                   "duplicate"))
+    sid = WEBHOOK_FAULT_SESSION
+    deliveries += [
+        signed("out of order: approved (newer)", webhook_body(OK, sid, now - 10)),
+        signed("out of order: review (older, arrives late)", webhook_body(REVIEW, sid, now - 20),
+               "stale"),
+        signed("bad signature (another secret)", webhook_body(NO, sid, now), "unauthorized",
+               "not-the-sandbox-shared-secret"),
+        signed("not JSON", b"<html>not json</html>", "malformed"),
+        signed("body over the receiver's cap",
+               webhook_body(OK, sid, now)[:-1] + b', "padding": "' + b"x" * max_body + b'"}',
+               "too_large"),
+    ]
+    return deliveries
+
+
+def mask_sid(sid: str) -> str:
+    """A session id as delivery labels show it (its story number only)."""
+    return f"session {sid[-4:]}"
