@@ -174,6 +174,7 @@ class Bridge:
         settings: Any = None,
         transport: Transport | None = None,
         deadline: float | None = None,
+        observe: bool = True,
     ) -> StatusReport:
         """Ask once with an already built query, through the rate limiter; fire the hooks.
 
@@ -181,10 +182,14 @@ class Bridge:
         limiter's wait included) must end by; past it,
         :class:`~kycbridge.errors.ProviderUnavailable`. Default: :attr:`timeout` seconds
         from now, when set.
+        ``observe=False``: return the provider's report as parsed, without :meth:`observe`:
+        the bridge's memory of last states is neither read nor updated, no anomaly is
+        judged and no event hook fires. For callers that judge and fire themselves, once
+        they know what really changed (the tracking scheduler, after its database write).
         """
         route = self._route(provider_name)
         settings = settings if settings is not None else self.settings(provider_name)
-        return self._fetch(route, query, settings, transport or self.transport, deadline)
+        return self._fetch(route, query, settings, transport or self.transport, deadline, observe)
 
     def _fetch(
         self,
@@ -193,6 +198,7 @@ class Bridge:
         settings: Any,
         transport: Transport,
         deadline: float | None,
+        observe: bool = True,
     ) -> StatusReport:
         if deadline is None and self.timeout is not None:
             deadline = time.monotonic() + self.timeout
@@ -217,7 +223,7 @@ class Bridge:
             if limiter is not None and exc.retry_after:
                 limiter.defer(min(exc.retry_after, transport.retry.max_retry_after))
             raise
-        return self.observe(report)
+        return self.observe(report) if observe else report
 
     def observe(self, report: StatusReport) -> StatusReport:
         """Record a report against the subject's last state; fire the event hooks.
