@@ -29,7 +29,8 @@ def _errors(*codes: int) -> dict[str, Any]:
     meanings = {
         400: "malformed input (JSON, a field of the wrong type, an unknown field)",
         401: "no token, or a wrong one",
-        403: "cross-origin write, or a session write without its CSRF token",
+        403: "cross-origin write, a session write without its CSRF token, or (no token set)"
+        " a Host that is not a loopback name",
         404: "no such provider installed, or no such subject",
         409: "already tracked",
         413: "body too large",
@@ -44,7 +45,7 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(c): _json(_ref("Error"), meanings[c]) for c in codes}
 
 
-_AUTH_ERRORS = (401, 414, 500)
+_AUTH_ERRORS = (401, 403, 414, 500)
 _SUBJECT_ID = {
     "name": "id",
     "in": "path",
@@ -117,7 +118,7 @@ OPENAPI: dict[str, Any] = {
                 },
                 "responses": {
                     "201": _json(_ref("Subject"), "tracked; Location names it"),
-                    **_errors(400, 403, 404, 409, 413, 415, 422, 503, *_AUTH_ERRORS),
+                    **_errors(400, 404, 409, 413, 415, 422, 503, *_AUTH_ERRORS),
                 },
             },
         },
@@ -143,7 +144,7 @@ OPENAPI: dict[str, Any] = {
                         },
                         "forgotten",
                     ),
-                    **_errors(403, 404, 503, *_AUTH_ERRORS),
+                    **_errors(404, 503, *_AUTH_ERRORS),
                 },
             },
         },
