@@ -39,7 +39,7 @@ _MAX_LENGTH_DIGITS = 18
 SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Cache-Control", "no-store"),
-    ("Referrer-Policy", "no-referrer"),
+    ("Referrer-Policy", "same-origin"),
 )
 """Sent with every answer."""
 
