@@ -56,8 +56,8 @@ from .._version import __version__
 from ..bridge import Bridge
 from ..errors import KYCBridgeError
 from ..exitcodes import MEANINGS, ExitCode
-from ..terminal import ERROR_LINE_LIMIT, safe_text
 from ..serve import cli as serve_cli
+from ..terminal import ERROR_LINE_LIMIT, safe_text
 from ..tracking import cli as tracking_cli
 from ..webhooks import cli as webhooks_cli
 from . import demo, providers, sandbox, scaffold, status, watch

@@ -7,14 +7,21 @@ webhook receivers at ``/webhooks/<provider>`` feeding the tracker, an HTML dashb
 ``/``, ``/healthz`` and ``/metrics`` (Prometheus). Needs the ``serve`` extra
 (``pip install 'kycbridge[serve]'``: waitress, Jinja2, prometheus-client). See
 ``docs/serve.md``.
+
+The names below are loaded on first use, so ``kycbridge.serve.cli`` (and the ``kycbridge``
+command) import without the extra installed.
 """
 
 from __future__ import annotations
 
-from .app import DEFAULT_MAX_BODY_API, MAX_PAGE, MIN_TOKEN_LENGTH, ServeApp
-from .errors import ERROR_STATUSES, ApiError, http_status
-from .metrics import Monitor
-from .openapi import OPENAPI
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import DEFAULT_MAX_BODY_API, MAX_PAGE, MIN_TOKEN_LENGTH, ServeApp
+    from .errors import ERROR_STATUSES, ApiError, http_status
+    from .metrics import Monitor
+    from .openapi import OPENAPI
 
 __all__ = [
     "DEFAULT_MAX_BODY_API",
@@ -27,3 +34,23 @@ __all__ = [
     "ServeApp",
     "http_status",
 ]
+
+_HOMES = {
+    "DEFAULT_MAX_BODY_API": ".app",
+    "MAX_PAGE": ".app",
+    "MIN_TOKEN_LENGTH": ".app",
+    "ServeApp": ".app",
+    "ERROR_STATUSES": ".errors",
+    "ApiError": ".errors",
+    "http_status": ".errors",
+    "Monitor": ".metrics",
+    "OPENAPI": ".openapi",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home, __name__), name)

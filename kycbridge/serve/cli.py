@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import signal
 import threading
@@ -172,6 +173,7 @@ def run(args: argparse.Namespace, bridge: Bridge, out: IO[str], err: IO[str]) ->
         tracker.close()
         raise InvalidQuery(f"cannot listen on {args.host}:{args.port}: {exc}") from None
     port = getattr(server, "effective_port", args.port)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # one line per queued request
     if args.scheduler:
         tracker.start(args.workers)
     access = "token required" if token else "no token: loopback only"
