@@ -332,3 +332,19 @@ def test_readme_and_quickstart_install_every_plugin_then_run_the_demo():
     )
     assert command in (DOCS.parent / "README.md").read_text()
     assert command in (DOCS / "quickstart.md").read_text()
+
+
+def test_readme_webhooks_column_matches_the_registered_handlers():
+    from kycbridge.plugins import PluginRegistry
+
+    readme = (DOCS.parent / "README.md").read_text()
+    rows = {
+        line.split("|")[2].strip().strip("`"): line.rstrip().rstrip("|").split("|")[-1].strip()
+        for line in readme.splitlines()
+        if line.startswith("| ") and "`plugins/kycbridge-" in line and line.count("|") == 5
+    }
+    handlers = {handler.name for handler in PluginRegistry().webhooks()}
+    _, infos, _ = _registry()
+    for info in infos:
+        expected = "yes" if info.name in handlers else "no"
+        assert rows[f"plugins/kycbridge-{info.name}/"] == expected, info.name
