@@ -102,15 +102,25 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield running
 
 
+NEXT_PAGE = "return window.__kycbridgeOld === undefined && document.readyState === 'complete'"
+"""True once another document than the one marked has fully loaded."""
+
+
 def click(browser: Any, element: Any) -> None:
-    """Click ``element`` and wait until the next page has replaced this one."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    """Click ``element`` and wait until the next page has replaced this one.
+
+    The old page's ``window`` carries a marker; the wait ends when a loaded document has none.
+    (Selenium's ``staleness_of`` races with Chrome mid-navigation, which may answer "node
+    does not belong to the document" instead of "stale": errors while navigating are
+    ignored here, so nothing depends on that timing.)
+    """
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    page = browser.find_element(By.TAG_NAME, "html")
+    browser.execute_script("window.__kycbridgeOld = true")
     element.click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(page))
+    wait = WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,))
+    wait.until(lambda b: b.execute_script(NEXT_PAGE))
 
 
 def login(browser: Any, service: Served) -> None:
