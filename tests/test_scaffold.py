@@ -182,7 +182,9 @@ def test_shared_files_and_parts_are_shared():
     part = scaffold.render(scaffold.template_text("parts/fields.py.tmpl"), Names(NAME))
     provider = f"{PACKAGE}/provider.py"
     assert part in query[provider] and part in signed[provider]
-    assert "check_base_url(value)" in part
+    # the base URL: the core rule (kycbridge.validators.base_url wraps check_base_url)
+    assert "validators.base_url()" in query[provider]
+    assert "validators.base_url()" in signed[provider]
 
 
 @pytest.mark.parametrize("style", ["", "Query", "path_signed", "signed", "query "])
@@ -209,7 +211,7 @@ def test_generates_the_plugin(tmp_path, style):
     assert _tree(generated) == expected
     assert (generated / PACKAGE / "py.typed").read_text() == ""
     provider = (generated / PACKAGE / "provider.py").read_text()
-    assert "check_base_url" in provider
+    assert "validators.base_url()" in provider
     assert 'KYCBRIDGE_PLUGIN_API = "' in (generated / PACKAGE / "__init__.py").read_text()
     for relative in expected:
         text = (generated / relative).read_text(encoding="utf-8")

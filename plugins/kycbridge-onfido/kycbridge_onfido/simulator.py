@@ -40,6 +40,7 @@ from urllib.parse import parse_qs
 
 import attrs
 
+from kycbridge import faults
 from kycbridge.sandbox import Scenario, SimRequest, SimResponse
 
 __all__ = [
@@ -170,19 +171,20 @@ def _json_bytes(payload: Any) -> bytes:
     return json.dumps(payload).encode("utf-8")
 
 
-_GATEWAY_502 = (
-    b"<html><head><title>502 Bad Gateway</title></head><body>"
-    b"<center><h1>502 Bad Gateway</h1></center></body></html>"
-)
-_LOGIN_PAGE = (
-    b"<!doctype html><html><head><title>Onfido - Sign in</title></head>"
-    b"<body><form action='/login'></form></body></html>"
-)
-
 F500 = _fault(lambda r: error_answer(500, "internal_server_error", "Something went wrong"))
-F502 = _fault(lambda r: SimResponse(502, _GATEWAY_502, content_type="text/html"))
-F503 = _fault(lambda r: SimResponse(503, b"", content_type="", headers={"Retry-After": "1"}))
-F504 = _fault(lambda r: SimResponse(504, b"", content_type=""))
+
+
+def _standard(name: str) -> Step:
+    """A standard fault (:mod:`kycbridge.faults`), made from a ``review`` run."""
+    return _fault(lambda r: faults.answer(
+        name, SimResponse(200, _json_bytes(workflow_run(r, Step("review")))),
+        title="Onfido - Sign in",
+    ))
+
+
+F502 = _standard("502")
+F503 = _standard("503")
+F504 = _standard("504")
 F429 = _fault(lambda r: rate_limited_answer(1))
 
 
@@ -191,11 +193,6 @@ def _extra_fields(run_id: str) -> SimResponse:
     body.update({"workflow_run_extra": {"a": 1}, "risk": 0.3})
     body["link"]["qr_code"] = "data:image/png;base64,AAAA"
     return SimResponse.json(200, body)
-
-
-def _half(run_id: str) -> SimResponse:
-    full = _json_bytes(workflow_run(run_id, Step("review")))
-    return SimResponse(200, full[: len(full) // 2])
 
 
 _NULLS = {
@@ -212,24 +209,17 @@ FAULT_STEPS: Mapping[str, Step] = {
     "wfr-fault-504": F504,
     "wfr-fault-429": F429,
     "wfr-fault-429-no-retry-after": _fault(lambda r: rate_limited_answer(None)),
-    "wfr-fault-slow": _fault(
-        lambda r: SimResponse.json(200, workflow_run(r, Step("review")), delay=2.0)
-    ),
-    "wfr-fault-invalid-json": _fault(lambda r: SimResponse(200, b'{"id": "x", "status": review}')),
-    "wfr-fault-truncated-json": _fault(_half),
-    "wfr-fault-html": _fault(lambda r: SimResponse(200, _LOGIN_PAGE, content_type="text/html")),
-    "wfr-fault-wrong-content-type": _fault(
-        lambda r: SimResponse(200, _json_bytes(workflow_run(r, Step("review"))),
-                              content_type="text/plain")
-    ),
-    "wfr-fault-empty-body": _fault(lambda r: SimResponse(200, b"")),
+    "wfr-fault-slow": _standard("slow"),
+    "wfr-fault-invalid-json": _standard("invalid-json"),
+    "wfr-fault-truncated-json": _standard("truncated-json"),
+    "wfr-fault-html": _standard("html"),
+    "wfr-fault-wrong-content-type": _standard("wrong-content-type"),
+    "wfr-fault-empty-body": _standard("empty-body"),
     "wfr-fault-array": _fault(
         lambda r: SimResponse.json(200, [workflow_run(r, Step("review"))])
     ),
-    "wfr-fault-drop": _fault(lambda r: SimResponse(200, drop=True)),
-    "wfr-fault-drop-mid-body": _fault(
-        lambda r: SimResponse.json(200, workflow_run(r, Step("review")), truncate=40)
-    ),
+    "wfr-fault-drop": _standard("drop"),
+    "wfr-fault-drop-mid-body": _standard("drop-mid-body"),
     "wfr-fault-missing-fields": _fault(
         lambda r: SimResponse.json(200, {"id": r, "status": "processing"})
     ),
@@ -288,23 +278,21 @@ _STORIES: Sequence[tuple[str, Sequence[Step], str, str, bool]] = (
 _FAULT_STORIES: Mapping[str, tuple[tuple[str, ...], str, str]] = {
     # run id: (played, outcome, description)
     "wfr-fault-500": ((), "unavailable", "500 in Onfido's error shape, every time"),
-    "wfr-fault-502": ((), "unavailable", "502 with a gateway's HTML page"),
-    "wfr-fault-503": ((), "unavailable", "503 with Retry-After: 1, empty body"),
-    "wfr-fault-504": ((), "unavailable", "504 with an empty body"),
+    "wfr-fault-502": faults.row("502"),
+    "wfr-fault-503": faults.row("503"),
+    "wfr-fault-504": faults.row("504"),
     "wfr-fault-429": ((), "rate_limited", "429 with Retry-After: 1"),
     "wfr-fault-429-no-retry-after": ((), "rate_limited", "429 without Retry-After"),
-    "wfr-fault-slow": (("review",), "in_review",
-                       "answers after 2 s (a read timeout under 2 s makes it unavailable)"),
-    "wfr-fault-invalid-json": ((), "malformed_response", "200 whose body is not JSON"),
-    "wfr-fault-truncated-json": ((), "malformed_response", "200 with half a JSON document"),
-    "wfr-fault-html": ((), "malformed_response", "200 with an HTML sign-in page"),
-    "wfr-fault-wrong-content-type": ((), "malformed_response",
-                                     "200 with a JSON body served as text/plain"),
-    "wfr-fault-empty-body": ((), "malformed_response", "200 with an empty body"),
+    "wfr-fault-slow": faults.row("slow", played=("review",), outcome="in_review"),
+    "wfr-fault-invalid-json": faults.row("invalid-json"),
+    "wfr-fault-truncated-json": faults.row("truncated-json"),
+    "wfr-fault-html": faults.row("html"),
+    "wfr-fault-wrong-content-type": faults.row("wrong-content-type"),
+    "wfr-fault-empty-body": faults.row("empty-body"),
     "wfr-fault-array": ((), "malformed_response",
                         "200 with a JSON array (the list endpoint's shape)"),
-    "wfr-fault-drop": ((), "unavailable", "the connection is closed without an answer"),
-    "wfr-fault-drop-mid-body": ((), "unavailable", "the connection is closed after 40 bytes"),
+    "wfr-fault-drop": faults.row("drop"),
+    "wfr-fault-drop-mid-body": faults.row("drop-mid-body"),
     "wfr-fault-missing-fields": (("processing",), "in_progress",
                                  "only id and status: still a report"),
     "wfr-fault-extra-fields": (("review",), "in_review",

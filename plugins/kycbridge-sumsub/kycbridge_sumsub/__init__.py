@@ -14,7 +14,6 @@ package imports none of them; the hooks do, when called.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -43,21 +42,13 @@ __version__ = "0.1.0"
 KYCBRIDGE_PLUGIN_API = "1.0"
 """The kycbridge plugin API this plugin was written for (docs/compatibility.md)."""
 
-_LAZY = {
+__getattr__ = kycbridge.lazy_exports(__name__, {
     "SumsubProvider": "provider",
     "SumsubQuery": "query",
     "SumsubSettings": "query",
     "SumsubSimulator": "simulator",
     "SumsubWebhooks": "webhooks",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import the public classes on first access, keeping ``import kycbridge_sumsub`` light."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+})
 
 
 @kycbridge.hookimpl

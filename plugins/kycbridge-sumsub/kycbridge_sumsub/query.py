@@ -22,13 +22,12 @@ sent: it signs each attempt, see :mod:`.signing`) and the base URL.
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 
-from kycbridge import InvalidQuery, secret
+from kycbridge import secret, validators
 from kycbridge.redact import mask
-from kycbridge.transport import check_base_url
 
 __all__ = [
     "APPLICANT_ID_PATTERN",
@@ -63,20 +62,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 
 
-def _check_text(name: str, value: object, max_length: int) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, not {type(value).__name__}")
-    if not value:
-        raise ValueError(f"{name} must not be empty")
-    if len(value) > max_length:
-        raise ValueError(f"{name} is too long ({len(value)} characters, at most {max_length})")
-    return value
-
-
 def _validate_applicant_id(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is None:
         return
-    _check_text("applicant_id", value, 64)
+    validators.check_text("applicant_id", value, max_length=64, allow_whitespace=True)
     if not APPLICANT_ID_PATTERN.fullmatch(value):
         raise ValueError(
             f"applicant_id {mask(value)!r} is not a Sumsub applicant id "
@@ -89,7 +78,9 @@ def _validate_external_user_id(
 ) -> None:
     if value is None:
         return
-    _check_text("external_user_id", value, EXTERNAL_USER_ID_MAX_LENGTH)
+    validators.check_text(
+        "external_user_id", value, max_length=EXTERNAL_USER_ID_MAX_LENGTH, allow_whitespace=True
+    )
     if _CONTROL.search(value) or not value.isprintable():
         raise ValueError(
             f"external_user_id {mask(value)!r} contains control or unprintable characters"
@@ -100,11 +91,8 @@ def _validate_external_user_id(
         raise ValueError("external_user_id must not be '.' or '..'")
 
 
-def _masked_repr(value: str | None) -> str:
-    return "None" if value is None else repr(mask(value))
-
-
 @attrs.frozen
+@validators.exactly_one_of("applicant_id", "external_user_id")
 class SumsubQuery:
     """One Sumsub status question: exactly one of ``applicant_id`` or ``external_user_id``.
 
@@ -115,38 +103,22 @@ class SumsubQuery:
     one, or when neither or both are given. Messages never show the value unmasked.
     """
 
-    one_of: ClassVar[tuple[tuple[str, ...], ...]] = (("applicant_id", "external_user_id"),)
-    """Exactly one of these fields is given (printed by the docs; enforced below)."""
-
     applicant_id: str | None = attrs.field(
-        default=None, validator=_validate_applicant_id, repr=_masked_repr
+        default=None, validator=_validate_applicant_id, repr=validators.masked
     )
     """Sumsub's applicant id: asks ``GET /resources/applicants/{applicantId}/one``."""
     external_user_id: str | None = attrs.field(
-        default=None, validator=_validate_external_user_id, repr=_masked_repr
+        default=None, validator=_validate_external_user_id, repr=validators.masked
     )
     """The partner's own user id: asks
     ``GET /resources/applicants/-;externalUserId={externalUserId}/one``."""
-
-    def __attrs_post_init__(self) -> None:
-        if (self.applicant_id is None) == (self.external_user_id is None):
-            given = "both" if self.applicant_id is not None else "neither"
-            raise ValueError(
-                f"give exactly one of applicant_id or external_user_id ({given} given)"
-            )
 
     @property
     def subject(self) -> str:
         """The applicant id or external user id this query is about."""
         subject = self.applicant_id if self.applicant_id is not None else self.external_user_id
-        assert subject is not None  # guaranteed by __attrs_post_init__
+        assert subject is not None  # guaranteed by validators.exactly_one_of
         return subject
-
-
-def _none_if_blank(value: object) -> object:
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
 
 
 def _check_secret(name: str, value: object) -> str:
@@ -181,22 +153,6 @@ def _validate_webhook_secret(_: Any, attribute: attrs.Attribute[Any], value: str
         _check_secret("webhook_secret", value)
 
 
-def _clean_base_url(value: object) -> object:
-    return value.strip().rstrip("/") if isinstance(value, str) else value
-
-
-def _validate_base_url(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not isinstance(value, str):
-        raise TypeError(f"base_url must be a string, not {type(value).__name__}")
-    # The core's rule (the transport checks again when sending); messages never quote the URL.
-    try:
-        check_base_url(value)
-    except InvalidQuery as exc:
-        raise ValueError(f"base_url: {exc.message}") from None
-    if "?" in value or "#" in value:
-        raise ValueError("base_url must not have a query string or fragment")
-
-
 @attrs.frozen
 class SumsubSettings:
     """How to reach Sumsub.
@@ -206,21 +162,23 @@ class SumsubSettings:
     """
 
     app_token: str | None = secret(
-        default=None, converter=_none_if_blank, validator=_validate_app_token
+        default=None, converter=validators.none_if_blank, validator=_validate_app_token
     )
     """The app token, sent as ``X-App-Token``; ``sbx:...`` (sandbox) or ``prd:...``
     (production). Required at fetch time."""
     secret_key: str | None = secret(
-        default=None, converter=_none_if_blank, validator=_validate_secret_key
+        default=None, converter=validators.none_if_blank, validator=_validate_secret_key
     )
     """The app token's secret key. Never sent: it signs every attempt
     (``X-App-Access-Sig``). Required at fetch time."""
     base_url: str = attrs.field(
-        default=DEFAULT_BASE_URL, converter=_clean_base_url, validator=_validate_base_url
+        default=DEFAULT_BASE_URL,
+        converter=validators.clean_base_url,
+        validator=validators.base_url(refuse_fragment=True),
     )
     """Where the API lives (a path prefix is kept); a trailing ``/`` is dropped."""
     webhook_secret: str | None = secret(
-        default=None, converter=_none_if_blank, validator=_validate_webhook_secret
+        default=None, converter=validators.none_if_blank, validator=_validate_webhook_secret
     )
     """The secret set on the webhook in Sumsub's dashboard: ``X-Payload-Digest`` is checked
     with it (env ``KYCBRIDGE_SUMSUB_WEBHOOK_SECRET``). Not the secret key. Never sent."""

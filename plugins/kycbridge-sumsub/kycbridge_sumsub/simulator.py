@@ -40,6 +40,7 @@ from urllib.parse import unquote
 
 import attrs
 
+from kycbridge import faults
 from kycbridge.sandbox import Scenario, SimRequest, SimResponse
 
 from .signing import TOLERANCE, signature
@@ -198,11 +199,6 @@ def _json_bytes(payload: Any) -> bytes:
     return json.dumps(payload).encode("utf-8")
 
 
-_GATEWAY_502 = (
-    b"<html><head><title>502 Bad Gateway</title></head><body>"
-    b"<center><h1>502 Bad Gateway</h1></center></body></html>"
-)
-_LOGIN_PAGE = b"<!doctype html><html><head><title>Sumsub</title></head><body></body></html>"
 
 INIT = Step("init")
 PENDING = Step("pending")
@@ -219,7 +215,6 @@ FINAL = Step("completed", "RED", "FINAL", ("FORGERY",),
 RED_UNTYPED = Step("completed", "RED", None, ("UNSATISFACTORY_PHOTOS",))
 COMPLETED_BARE = Step("completed")
 F500 = _fault(lambda a, e: fail(500, "Internal server error"))
-F503 = _fault(lambda a, e: SimResponse(503, b"", content_type="", headers={"Retry-After": "1"}))
 LONG_429 = _fault(lambda a, e: fail(429, "Too many requests",
                                     headers={"Retry-After": str(LONG_RETRY_AFTER)}))
 
@@ -231,11 +226,17 @@ def _extra_fields(aid: str, external: str) -> SimResponse:
     body["review"]["elapsedSincePendingMs"] = 1234
     return SimResponse.json(200, body)
 
+def _standard(name: str) -> tuple[Step, tuple[str, ...], str, str]:
+    """A standard fault (:mod:`kycbridge.faults`) and its row, made from the approved answer."""
+    step = _fault(lambda a, e: faults.answer(
+        name, SimResponse(200, _json_bytes(applicant(GREEN, a, e))), delay=1.0, truncate=30,
+        title="Sumsub",
+    ))
+    row = faults.row(name, played=("completed/GREEN",), outcome="approved", delay=1.0, truncate=30)
+    return (step, *row)
 
-def _truncated(aid: str, external: str) -> SimResponse:
-    full = _json_bytes(applicant(GREEN, aid, external))
-    return SimResponse(200, full[: len(full) // 2])
 
+F503 = _standard("503")[0]
 
 FAULTS: Mapping[str, tuple[Step, tuple[str, ...], str, str]] = {
     # name: (step, played, outcome, description)
@@ -245,31 +246,18 @@ FAULTS: Mapping[str, tuple[Step, tuple[str, ...], str, str]] = {
     "fault-403": (_fault(lambda a, e: fail(403, "Forbidden: the token lacks the permission")),
                   (), "authentication", "403 in Sumsub's error shape"),
     "fault-500": (F500, (), "unavailable", "500 in Sumsub's error shape, every time"),
-    "fault-502": (_fault(lambda a, e: SimResponse(502, _GATEWAY_502, content_type="text/html")),
-                  (), "unavailable", "502 with a gateway's HTML page"),
-    "fault-503": (F503, (), "unavailable", "503 with Retry-After: 1 and an empty body"),
+    "fault-502": _standard("502"),
+    "fault-503": _standard("503"),
     "fault-429": (_fault(lambda a, e: fail(429, "Too many requests",
                                            headers={"Retry-After": "1"})),
                   (), "rate_limited", "429 in Sumsub's error shape with Retry-After: 1"),
-    "fault-slow": (_fault(lambda a, e: SimResponse.json(200, applicant(GREEN, a, e),
-                                                        delay=1.0)),
-                   ("completed/GREEN",), "approved",
-                   "answers after 1 s (a read timeout under 1 s makes it unavailable)"),
-    "fault-invalid-json": (_fault(lambda a, e: SimResponse(200, b'{"review": {reviewStatus}')),
-                           (), "malformed_response", "200 whose body is not JSON"),
-    "fault-truncated-json": (_fault(_truncated), (), "malformed_response",
-                             "200 with half a JSON document"),
-    "fault-html": (_fault(lambda a, e: SimResponse(200, _LOGIN_PAGE, content_type="text/html")),
-                   (), "malformed_response", "200 with an HTML page"),
-    "fault-wrong-content-type": (
-        _fault(lambda a, e: SimResponse(200, _json_bytes(applicant(GREEN, a, e)),
-                                        content_type="text/plain")),
-        (), "malformed_response", "200 with a JSON body served as text/plain"),
-    "fault-drop": (_fault(lambda a, e: SimResponse(200, drop=True)), (), "unavailable",
-                   "the connection is closed without an answer"),
-    "fault-drop-mid-body": (
-        _fault(lambda a, e: SimResponse.json(200, applicant(GREEN, a, e), truncate=30)),
-        (), "unavailable", "the connection is closed after 30 bytes"),
+    "fault-slow": _standard("slow"),
+    "fault-invalid-json": _standard("invalid-json"),
+    "fault-truncated-json": _standard("truncated-json"),
+    "fault-html": _standard("html"),
+    "fault-wrong-content-type": _standard("wrong-content-type"),
+    "fault-drop": _standard("drop"),
+    "fault-drop-mid-body": _standard("drop-mid-body"),
     "fault-extra-fields": (_fault(_extra_fields), ("prechecked",), "in_review",
                            "undocumented fields everywhere: ignored, still a report"),
     "fault-missing-fields": (

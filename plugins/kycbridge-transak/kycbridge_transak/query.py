@@ -14,9 +14,7 @@ from typing import Any
 import attrs
 
 import kycbridge
-from kycbridge.errors import InvalidQuery
-from kycbridge.redact import mask
-from kycbridge.transport import check_base_url
+from kycbridge import validators
 
 __all__ = [
     "ENVIRONMENTS",
@@ -98,10 +96,6 @@ def _email(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
         raise ValueError(f"{attribute.name} must be an ASCII email address (user@example.com)")
 
 
-def _masked_repr(value: object) -> str:
-    return "None" if value is None else repr(mask(value))
-
-
 @attrs.frozen(kw_only=True)
 class TransakQuery:
     """One question to Transak: the id-proof status of one KYC workflow run.
@@ -109,7 +103,7 @@ class TransakQuery:
     ``repr()`` shows the workflow run id and the email masked and the token as ``***``.
     """
 
-    work_flow_run_id: str = attrs.field(validator=_work_flow_run_id, repr=_masked_repr)
+    work_flow_run_id: str = attrs.field(validator=_work_flow_run_id, repr=validators.masked)
     """The ``workFlowRunId`` from Transak's *Get Additional Requirements* API."""
     access_token: str = kycbridge.secret(validator=_header_token)
     """The user's access token (from ``POST /api/v2/auth/verify``), sent as ``authorization``.
@@ -117,7 +111,7 @@ class TransakQuery:
     user_identifier: str | None = attrs.field(
         default=None,
         validator=attrs.validators.optional(_email),
-        repr=_masked_repr,
+        repr=validators.masked,
     )
     """The user's email, sent as ``x-user-identifier`` (Auth Reliance flows only).
     Personal data: masked in reprs, never logged."""
@@ -140,17 +134,6 @@ def _environment(_: object, attribute: attrs.Attribute[Any], value: object) -> N
     text = _require_str(attribute, value)
     if text not in ENVIRONMENTS:
         raise ValueError(f"{attribute.name} must be one of {sorted(ENVIRONMENTS)}")
-
-
-def _base_url(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    text = _require_str(attribute, value)
-    # The core's rule (the transport checks again when sending); messages never quote the URL.
-    try:
-        check_base_url(text)
-    except InvalidQuery as exc:
-        raise ValueError(f"{attribute.name}: {exc.message}") from None
-    if "?" in text:
-        raise ValueError(f"{attribute.name} must not have a query string")
 
 
 WEBHOOK_UNSIGNED = ("reject", "accept")
@@ -177,7 +160,7 @@ class TransakSettings:
     base_url: str | None = attrs.field(
         default=None,
         converter=_strip_slash,
-        validator=attrs.validators.optional(_base_url),
+        validator=attrs.validators.optional(validators.base_url()),
     )
     """Send requests here instead of the environment's gateway (a proxy, the sandbox); may
     carry a path prefix. A trailing slash is dropped."""
@@ -199,7 +182,7 @@ class TransakSettings:
     partner_base_url: str | None = attrs.field(
         default=None,
         converter=_strip_slash,
-        validator=attrs.validators.optional(_base_url),
+        validator=attrs.validators.optional(validators.base_url()),
     )
     """Where the partner access token is obtained: default ``base_url`` when set (the
     sandbox, a proxy), else the environment's partner API (``https://api-stg.transak.com``,

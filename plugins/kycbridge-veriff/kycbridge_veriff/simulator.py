@@ -29,6 +29,7 @@ from urllib.parse import unquote
 
 import attrs
 
+from kycbridge import faults
 from kycbridge.sandbox import Scenario, SimRequest, SimResponse
 
 from .signing import signature
@@ -137,11 +138,6 @@ def _json_bytes(payload: Any) -> bytes:
     return json.dumps(payload).encode("utf-8")
 
 
-_GATEWAY_502 = (
-    b"<html><head><title>502 Bad Gateway</title></head><body>"
-    b"<center><h1>502 Bad Gateway</h1></center></body></html>"
-)
-_LOGIN_PAGE = b"<!doctype html><html><head><title>Veriff</title></head><body></body></html>"
 
 NULL = Step()
 OK = Step("approved", 9001)
@@ -153,8 +149,6 @@ REVIEW = Step("review", 9121)
 STARTED = Step("started", 7001)
 SUBMITTED = Step("submitted", 7002)
 F500 = _fault(lambda s: fail(500, None, "Something went wrong"))
-F502 = _fault(lambda s: SimResponse(502, _GATEWAY_502, content_type="text/html"))
-F503 = _fault(lambda s: SimResponse(503, b"", content_type="", headers={"Retry-After": "1"}))
 
 
 def _review_extra(sid: str) -> SimResponse:
@@ -163,40 +157,35 @@ def _review_extra(sid: str) -> SimResponse:
     body["verification"].update({"newField": {"x": 1}, "comments": [], "highRisk": False})
     return SimResponse.json(200, body)
 
+def _standard(name: str) -> tuple[Step, tuple[str, ...], str, str]:
+    """A standard fault (:mod:`kycbridge.faults`) and its row, made from the approved answer."""
+    step = _fault(lambda s: faults.answer(
+        name, SimResponse(200, _json_bytes(decision_body(OK, s))), delay=1.0, truncate=30,
+        title="Veriff",
+    ))
+    row = faults.row(name, played=("approved/9001",), outcome="approved", delay=1.0, truncate=30)
+    return (step, *row)
 
-def _truncated(sid: str) -> SimResponse:
-    full = _json_bytes(decision_body(OK, sid))
-    return SimResponse(200, full[: len(full) // 2])
 
+F503 = _standard("503")[0]
 
 FAULTS: Mapping[str, tuple[Step, tuple[str, ...], str, str]] = {
     # name: (step, played, outcome, description)
     "fault-400": (_fault(lambda s: fail(400, 1102, "Mandatory parameters are missing")),
                   (), "request_rejected", "400 in Veriff's fail shape, every time"),
     "fault-500": (F500, (), "unavailable", "500 in Veriff's fail shape, every time"),
-    "fault-502": (F502, (), "unavailable", "502 with a gateway's HTML page"),
-    "fault-503": (F503, (), "unavailable", "503 with Retry-After: 1 and an empty body"),
+    "fault-502": _standard("502"),
+    "fault-503": _standard("503"),
     "fault-429": (_fault(lambda s: SimResponse(429, b"Too Many Requests", content_type="text/plain",
                                                headers={"Retry-After": "1"})),
                   (), "rate_limited", "a gateway's 429 with Retry-After: 1 (no documented limit)"),
-    "fault-slow": (_fault(lambda s: SimResponse.json(200, decision_body(OK, s), delay=1.0)),
-                   ("approved/9001",), "approved",
-                   "answers after 1 s (a read timeout under 1 s makes it unavailable)"),
-    "fault-invalid-json": (_fault(lambda s: SimResponse(200, b'{"status": success}')),
-                           (), "malformed_response", "200 whose body is not JSON"),
-    "fault-truncated-json": (_fault(_truncated), (), "malformed_response",
-                             "200 with half a JSON document"),
-    "fault-html": (_fault(lambda s: SimResponse(200, _LOGIN_PAGE, content_type="text/html")),
-                   (), "malformed_response", "200 with an HTML page"),
-    "fault-wrong-content-type": (
-        _fault(lambda s: SimResponse(200, _json_bytes(decision_body(OK, s)),
-                                     content_type="text/plain")),
-        (), "malformed_response", "200 with a JSON body served as text/plain"),
-    "fault-drop": (_fault(lambda s: SimResponse(200, drop=True)), (), "unavailable",
-                   "the connection is closed without an answer"),
-    "fault-drop-mid-body": (
-        _fault(lambda s: SimResponse.json(200, decision_body(OK, s), truncate=30)),
-        (), "unavailable", "the connection is closed after 30 bytes"),
+    "fault-slow": _standard("slow"),
+    "fault-invalid-json": _standard("invalid-json"),
+    "fault-truncated-json": _standard("truncated-json"),
+    "fault-html": _standard("html"),
+    "fault-wrong-content-type": _standard("wrong-content-type"),
+    "fault-drop": _standard("drop"),
+    "fault-drop-mid-body": _standard("drop-mid-body"),
     "fault-extra-fields": (_fault(_review_extra), ("review/9121",), "in_review",
                            "undocumented fields everywhere: ignored, still a report"),
     "fault-missing-fields": (
