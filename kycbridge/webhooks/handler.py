@@ -190,16 +190,22 @@ def signature_matches(
     matches.
     """
     candidates = (given,) if isinstance(given, str) else tuple(given)
-    expected = [hmac_hex(s, message, digest).encode("ascii") for s in secrets if s]
+    folded = [
+        c.strip().lower().encode("ascii") for c in candidates if c.isascii()
+    ]  # anything else never matches
     matched = False
-    for candidate in candidates:
-        if not candidate.isascii():
+    for secret in secrets:
+        if not secret:
             continue
-        folded = candidate.strip().lower().encode("ascii")
-        for value in expected:
+        key = secret.encode("utf-8") if isinstance(secret, str) else secret
+        expected = _hmac_digest(key, message, digest).hex().encode("ascii")
+        for candidate in folded:
             # no early exit: the time taken does not say which secret matched
-            matched |= hmac.compare_digest(folded, value)
+            matched |= hmac.compare_digest(candidate, expected)
     return matched
+
+
+_hmac_digest = hmac.digest
 
 
 def timestamp_from(value: object) -> float:
@@ -293,7 +299,7 @@ _SCAN = bytes(
     0x30 if 0x30 <= i <= 0x39 else 0x5B if i in (0x5B, 0x7B) else 0x20 for i in range(256)
 )
 """Digits to ``0``, ``[`` and ``{`` to ``[``, anything else to a space: one C pass."""
-_LONG_DIGITS = b"0" * (MAX_JSON_NUMBER_LENGTH)
+_LONG_DIGITS = b"0" * MAX_JSON_NUMBER_LENGTH
 
 
 def strict_json(body: bytes, provider: str | None = None) -> Any:
