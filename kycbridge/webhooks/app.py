@@ -30,7 +30,7 @@ import logging
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
@@ -52,6 +52,7 @@ __all__ = [
     "DEFAULT_MAX_BODY",
     "PATH_PREFIX",
     "DeliveryRefused",
+    "EnvironHeaders",
     "MemorySeenStore",
     "SeenStore",
     "WebhookApp",
@@ -69,6 +70,7 @@ PATH_PREFIX = "/webhooks/"
 # Outcomes of one event, by precedence when a body holds several.
 ACCEPTED, ACKNOWLEDGED, STALE, DUPLICATE = "accepted", "acknowledged", "stale", "duplicate"
 _PRECEDENCE = (ACCEPTED, ACKNOWLEDGED, STALE, DUPLICATE)
+_NEW = "new"
 
 
 @runtime_checkable
@@ -76,7 +78,10 @@ class SeenStore(Protocol):
     """Where :class:`WebhookApp` remembers events and the last applied time per subject.
 
     The default, :class:`MemorySeenStore`, is in memory and bounded; a durable store (a
-    database table) implements the same three methods, each atomic.
+    database table) implements the same three methods, each atomic. A store may also offer
+    ``admit(provider, event_id, subject, occurred_at) -> str`` (see
+    :meth:`MemorySeenStore.admit`): ``claim`` and ``advance`` in one step, which
+    :class:`WebhookApp` then uses instead.
     """
 
     def claim(self, provider: str, event_id: str) -> bool:
@@ -131,6 +136,41 @@ class MemorySeenStore:
         """See :meth:`SeenStore.release`."""
         with self._lock:
             self._events.pop((provider, event_id), None)
+
+    def admit(
+        self,
+        provider: str,
+        event_id: str,
+        subject: str | None,
+        occurred_at: dt.datetime | None,
+    ) -> str:
+        """:meth:`claim`, then :meth:`advance` when ``subject`` and ``occurred_at`` are given.
+
+        Under one lock. Returns ``"duplicate"`` (seen before: nothing changed), ``"stale"``
+        (now seen, but an event applied before happened later: the time is unchanged) or
+        ``"new"`` (seen, and the subject's time advanced).
+        """
+        key = (provider, event_id)
+        events = self._events
+        with self._lock:
+            if key in events:
+                events.move_to_end(key)
+                return DUPLICATE
+            events[key] = None
+            if len(events) > self.max_events:
+                events.popitem(last=False)
+            if subject is None or occurred_at is None:
+                return _NEW
+            times = self._times
+            key = (provider, subject)
+            last = times.get(key)
+            if last is not None and occurred_at < last:
+                return STALE
+            times[key] = occurred_at
+            times.move_to_end(key)
+            if len(times) > self.max_subjects:
+                times.popitem(last=False)
+            return _NEW
 
     def advance(self, provider: str, subject: str, occurred_at: dt.datetime) -> bool:
         """See :meth:`SeenStore.advance`."""
@@ -211,7 +251,7 @@ class WebhookApp:
             raise ValueError("max_body must be positive")
         self.bridge = bridge
         self.on_event = on_event
-        self.seen: SeenStore = seen if seen is not None else MemorySeenStore()
+        self.seen = seen if seen is not None else MemorySeenStore()
         self.max_body = max_body
         self.clock = clock
         self.handlers: dict[str, WebhookHandler] = {h.name: h for h in bridge.registry.webhooks()}
@@ -221,6 +261,16 @@ class WebhookApp:
 
     def __repr__(self) -> str:
         return f"<WebhookApp {sorted(self.handlers)}>"
+
+    @property
+    def seen(self) -> SeenStore:
+        """The :class:`SeenStore` (assignable)."""
+        return self._seen
+
+    @seen.setter
+    def seen(self, store: SeenStore) -> None:
+        self._seen = store
+        self._admit = _admit_of(store)
 
     def _count(self, what: str) -> None:
         with self._lock:
@@ -235,7 +285,7 @@ class WebhookApp:
         try:
             name = self._route(environ)
             body = self._read_body(environ)
-            status, payload = 200, _OK[self.handle(name, _headers(environ), body)]
+            status, payload = 200, _OK[self.handle(name, EnvironHeaders(environ), body)]
         except DeliveryRefused as exc:
             status, payload = exc.status, _ERRORS[exc.status]
         except Exception:  # the app's own code (on_event, hooks) failed: not the sender's
@@ -248,10 +298,10 @@ class WebhookApp:
 
     def _route(self, environ: Mapping[str, Any]) -> str:
         path = environ.get("PATH_INFO") or ""
-        if not path.startswith(PATH_PREFIX):
+        if path[:_PREFIX_LENGTH] != PATH_PREFIX:
             raise DeliveryRefused(404)
-        name = path[len(PATH_PREFIX) :]
-        if not NAME_PATTERN.fullmatch(name) or name not in self.handlers:
+        name = path[_PREFIX_LENGTH:]
+        if name not in self.handlers or not _valid_name(name):
             raise DeliveryRefused(404)
         if environ.get("REQUEST_METHOD") != "POST":
             raise DeliveryRefused(405)
@@ -263,9 +313,11 @@ class WebhookApp:
         if declared:
             if not declared.isdigit() or not declared.isascii():
                 raise DeliveryRefused(400)
-            if len(declared) > _MAX_LENGTH_DIGITS or int(declared) > self.max_body:
-                raise DeliveryRefused(413)  # refused before reading a byte
+            if len(declared) > _MAX_LENGTH_DIGITS:
+                raise DeliveryRefused(413)
             length = int(declared)
+            if length > self.max_body:
+                raise DeliveryRefused(413)  # refused before reading a byte
             body = _read(stream, length)
             if len(body) != length:
                 raise DeliveryRefused(400)  # the sender stopped short of what it declared
@@ -298,7 +350,7 @@ class WebhookApp:
             log.error("webhook %s: settings are invalid (%s): answering 503", name, exc.kind)
             raise DeliveryRefused(503) from None
         try:
-            handler.verify(headers, body, settings, self.clock())
+            verified = handler.verify(headers, body, settings, self.clock())
         except WebhookRejected as exc:
             log.warning("webhook %s: refused (401): %s", name, exc)
             raise DeliveryRefused(401) from None
@@ -312,7 +364,11 @@ class WebhookApp:
             log.warning("webhook %s: verifier failed (%s): answering 401", name, type(exc).__name__)
             raise DeliveryRefused(401) from None
         try:
-            events = handler.parse(body, settings)
+            if verified is None:
+                events = handler.parse(body, settings)
+            else:  # what verify decoded: parse takes it as its third argument
+                parse: Any = handler.parse
+                events = parse(body, settings, verified)
             if type(events) is not list:
                 raise WebhookMalformed("the handler returned something other than its events")
             for e in events:
@@ -338,17 +394,33 @@ class WebhookApp:
         return outcome
 
     def _apply(self, event: WebhookEvent) -> str:
-        if not self.seen.claim(event.provider, event.event_id):
-            return DUPLICATE
+        report = event.report
+        # the subject's time moves only with a status: an event without one is never stale
+        timed = report is not None and event.subject is not None and event.occurred_at is not None
+        admit = self._admit
+        if admit is not None:
+            admitted = admit(
+                event.provider,
+                event.event_id,
+                event.subject if timed else None,
+                event.occurred_at if timed else None,
+            )
+            if admitted != _NEW:
+                return admitted  # duplicate, or stale: acknowledged, not applied
+        else:
+            if not self._seen.claim(event.provider, event.event_id):
+                return DUPLICATE
+            try:
+                if timed and not self._seen.advance(
+                    event.provider,
+                    event.subject,  # type: ignore[arg-type]  # timed: not None
+                    event.occurred_at,  # type: ignore[arg-type]
+                ):
+                    return STALE  # acknowledged, not applied: a newer status is already known
+            except BaseException:
+                self._seen.release(event.provider, event.event_id)
+                raise
         try:
-            report = event.report
-            if (
-                report is not None
-                and event.subject is not None
-                and event.occurred_at is not None
-                and not self.seen.advance(event.provider, event.subject, event.occurred_at)
-            ):
-                return STALE  # acknowledged, not applied: a newer status is already known
             if report is not None:
                 observed = self.bridge.observe(report)
                 if observed is not report:  # the anomaly set: a new report
@@ -356,9 +428,107 @@ class WebhookApp:
             if self.on_event is not None:
                 self.on_event(event)
         except BaseException:
-            self.seen.release(event.provider, event.event_id)
+            self._seen.release(event.provider, event.event_id)
             raise
         return ACCEPTED if report is not None else ACKNOWLEDGED
+
+
+class EnvironHeaders(Mapping[str, str]):
+    """A WSGI ``environ``'s request headers, read-only, with lowercase names.
+
+    ``headers.get("x-signature")`` reads ``environ["HTTP_X_SIGNATURE"]``: nothing is copied
+    per request. ``content-type`` and ``content-length`` are ``CONTENT_TYPE`` and
+    ``CONTENT_LENGTH`` (when not empty). Names are lowercase and hyphenated, as in
+    :meth:`WebhookApp.handle`; any other spelling is not found.
+    """
+
+    __slots__ = ("_environ",)
+
+    def __init__(self, environ: Mapping[str, Any]) -> None:
+        self._environ = environ
+
+    def __repr__(self) -> str:
+        return f"<EnvironHeaders {sorted(self)}>"  # names only: values may be secrets
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The header's value, or ``default``."""
+        key = _ENVIRON_KEYS.get(name)
+        if key is None:
+            key = _environ_key(name)
+            if key is None:
+                return default
+        value = self._environ.get(key)
+        if type(value) is not str or (not value and key[:5] != "HTTP_"):
+            return default
+        return value
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name, _MISSING)
+        if value is _MISSING:
+            raise KeyError(name)
+        result: str = value
+        return result
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name, _MISSING) is not _MISSING
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_headers(self._environ))
+
+    def __len__(self) -> int:
+        return len(_headers(self._environ))
+
+
+_MISSING: Any = object()
+_PREFIX_LENGTH = len(PATH_PREFIX)
+_ENVIRON_KEYS: dict[str, str] = {
+    "content-type": "CONTENT_TYPE",
+    "content-length": "CONTENT_LENGTH",
+}
+"""``x-signature`` -> ``HTTP_X_SIGNATURE``, remembered (bounded: see :func:`_environ_key`)."""
+
+
+def _environ_key(name: str) -> str | None:
+    """The environ key of a header name; ``None`` for a name no header has here.
+
+    Header names here are lowercase, hyphenated (no ``_``), ASCII.
+    """
+    if not name or "_" in name or not name.isascii() or name != name.lower():
+        return None
+    key = "HTTP_" + name.upper().replace("-", "_")
+    if len(_ENVIRON_KEYS) < 1024:  # handlers ask constant names; still never unbounded
+        _ENVIRON_KEYS[name] = key
+    return key
+
+
+_VALID_NAMES: dict[str, bool] = {}
+"""Handler names checked against :data:`~kycbridge.provider.NAME_PATTERN` (registered names
+only: bounded by the handlers)."""
+
+
+def _valid_name(name: str) -> bool:
+    valid = _VALID_NAMES.get(name)
+    if valid is None:
+        valid = _VALID_NAMES[name] = NAME_PATTERN.fullmatch(name) is not None
+    return valid
+
+
+def _admit_of(store: SeenStore) -> Callable[[str, str, str | None, dt.datetime | None], str] | None:
+    """The store's one-step ``admit``, unless it lacks one or it would bypass overrides.
+
+    A :class:`MemorySeenStore` subclass that refines ``claim`` or ``advance`` but inherits
+    ``admit`` is driven through the two, so that its refinements run.
+    """
+    admit = getattr(store, "admit", None)
+    if admit is None or not callable(admit):
+        return None
+    cls: Any = type(store)
+    if isinstance(store, MemorySeenStore) and cls.admit is MemorySeenStore.admit and (
+        cls.claim is not MemorySeenStore.claim or cls.advance is not MemorySeenStore.advance
+    ):
+        return None
+    result: Callable[[str, str, str | None, dt.datetime | None], str] = admit
+    return result
 
 
 _HEADER_NAMES: dict[str, str] = {}
@@ -392,8 +562,11 @@ def _read(stream: Any, limit: int) -> bytes:
     """Up to ``limit`` bytes of ``stream``, fewer only at its end."""
     if stream is None or limit <= 0:
         return b""
-    chunks: list[bytes] = []
-    left = limit
+    first: bytes = stream.read(min(limit, 64 * 1024))
+    if not first or len(first) >= limit:
+        return first  # the common case: all of it in one read
+    chunks: list[bytes] = [first]
+    left = limit - len(first)
     while left > 0:
         chunk = stream.read(min(left, 64 * 1024))
         if not chunk:

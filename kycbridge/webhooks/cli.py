@@ -28,7 +28,13 @@ from ..report import report_to_dict
 from ..terminal import ERROR_LINE_LIMIT, json_line, safe_text
 from ..transport import is_loopback_host
 from .app import DEFAULT_MAX_BODY, WebhookApp
-from .handler import WebhookEvent, WebhookMalformed, WebhookNotConfigured, WebhookRejected
+from .handler import (
+    WebhookEvent,
+    WebhookMalformed,
+    WebhookNotConfigured,
+    WebhookRejected,
+    parse_verified,
+)
 
 if TYPE_CHECKING:
     from ..bridge import Bridge
@@ -248,8 +254,8 @@ def _verify(args: argparse.Namespace, out: IO[str], err: IO[str], bridge: Bridge
     now = time.time() if args.at is None else args.at
     try:
         settings = bridge.settings(name)
-        handler.verify(headers, body, settings, now)
-        events = handler.parse(body, settings)
+        verified = handler.verify(headers, body, settings, now)
+        events = parse_verified(handler, body, settings, verified)
     except WebhookRejected as exc:
         if args.json:
             out.write(

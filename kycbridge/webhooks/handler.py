@@ -5,6 +5,8 @@ over the *exact* raw bytes received (:func:`hmac_hex` and :func:`signature_match
 constant-time compare), check the signed time when the provider signs one
 (:func:`check_timestamp`), then ``parse`` the body (:func:`strict_json`) into
 :class:`WebhookEvent` objects whose reports are normalized by the provider's own status map.
+A ``verify`` that had to decode the body (a signed time inside it, a JWT) returns what it
+decoded, and the receiver hands it to ``parse`` (:func:`parse_verified`): decoded once.
 """
 
 from __future__ import annotations
@@ -12,16 +14,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from ..errors import MalformedResponse
 from ..redact import mask
 from ..report import StatusReport
-from ..transport import Response
+from ..transport import (
+    _STRICT_JSON,
+    MAX_JSON_DEPTH,
+    MAX_JSON_NUMBER_LENGTH,
+    _check_depth,
+    _finite_float,
+    _no_constant,
+    _unique_keys,
+)
 
 __all__ = [
     "WebhookError",
@@ -34,6 +44,7 @@ __all__ = [
     "derived_event_id",
     "hmac_hex",
     "iso_time",
+    "parse_verified",
     "signature_matches",
     "strict_json",
     "timestamp_from",
@@ -75,7 +86,8 @@ def _masked(value: str | None) -> str:
     return "None" if value is None else repr(mask(value))
 
 
-@attrs.frozen(kw_only=True)
+# slots=False: a frozen dict class is built by writing its __dict__ (one per delivery)
+@attrs.frozen(kw_only=True, slots=False)
 class WebhookEvent:
     """One event from one verified delivery, normalized.
 
@@ -114,7 +126,9 @@ class WebhookHandler(Protocol):
     name: str
     tolerance: float | None
 
-    def verify(self, headers: Mapping[str, str], body: bytes, settings: Any, now: float) -> None:
+    def verify(
+        self, headers: Mapping[str, str], body: bytes, settings: Any, now: float
+    ) -> object:
         """Return when the delivery is authentic, else raise :class:`WebhookRejected`.
 
         ``headers`` have lowercase names; ``body`` is the exact bytes received (verify over
@@ -122,10 +136,33 @@ class WebhookHandler(Protocol):
         webhook secret is one of them); ``now`` is the receiver's clock in Unix seconds.
         Raises :class:`WebhookNotConfigured` when no secret is set, and may raise
         :class:`WebhookMalformed` when the signature lives in a body that cannot be read.
+
+        Returns ``None``, or what it decoded to verify (the body's JSON, a JWT's claims):
+        anything but ``None`` is passed to ``parse`` as its third argument, ``verified``
+        (see :func:`parse_verified`), so that the body is decoded once.
         """
 
     def parse(self, body: bytes, settings: Any) -> list[WebhookEvent]:
-        """The events of a verified body; raise :class:`WebhookMalformed` for another shape."""
+        """The events of a verified body; raise :class:`WebhookMalformed` for another shape.
+
+        A handler whose ``verify`` returns something also accepts it here, as an optional
+        third argument: ``parse(body, settings, verified=None)``; ``None`` (a direct call)
+        means "decode ``body`` yourself".
+        """
+
+
+def parse_verified(
+    handler: WebhookHandler, body: bytes, settings: Any, verified: object
+) -> list[WebhookEvent]:
+    """``handler.parse`` with what ``handler.verify`` returned (nothing when ``None``).
+
+    Handlers whose ``verify`` returns ``None`` keep their two-argument ``parse``.
+    """
+    if verified is None:
+        return handler.parse(body, settings)
+    parse: Any = handler.parse
+    events: list[WebhookEvent] = parse(body, settings, verified)
+    return events
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -153,16 +190,22 @@ def signature_matches(
     matches.
     """
     candidates = (given,) if isinstance(given, str) else tuple(given)
-    expected = [hmac_hex(s, message, digest).encode("ascii") for s in secrets if s]
+    folded = [
+        c.strip().lower().encode("ascii") for c in candidates if c.isascii()
+    ]  # anything else never matches
     matched = False
-    for candidate in candidates:
-        if not candidate.isascii():
+    for secret in secrets:
+        if not secret:
             continue
-        folded = candidate.strip().lower().encode("ascii")
-        for value in expected:
+        key = secret.encode("utf-8") if isinstance(secret, str) else secret
+        expected = _hmac_digest(key, message, digest).hex().encode("ascii")
+        for candidate in folded:
             # no early exit: the time taken does not say which secret matched
-            matched |= hmac.compare_digest(folded, value)
+            matched |= hmac.compare_digest(candidate, expected)
     return matched
+
+
+_hmac_digest = hmac.digest
 
 
 def timestamp_from(value: object) -> float:
@@ -244,13 +287,34 @@ def _part(value: object) -> str:
     return "" if value is None else value if type(value) is str else str(value)
 
 
+# The strict decoder's rules, without its per-integer hook: used when one scan of the bytes
+# shows no run of 100 digits (so no integer literal can be over the length bound), which is
+# every body a provider sends. Same hooks otherwise, so what is refused is exactly the same.
+_FAST_STRICT_JSON = json.JSONDecoder(
+    object_pairs_hook=_unique_keys,
+    parse_constant=_no_constant,
+    parse_float=_finite_float,
+)
+_SCAN = bytes(
+    0x30 if 0x30 <= i <= 0x39 else 0x5B if i in (0x5B, 0x7B) else 0x20 for i in range(256)
+)
+"""Digits to ``0``, ``[`` and ``{`` to ``[``, anything else to a space: one C pass."""
+_LONG_DIGITS = b"0" * MAX_JSON_NUMBER_LENGTH
+
+
 def strict_json(body: bytes, provider: str | None = None) -> Any:
     """``body`` decoded as strict JSON, or raise :class:`WebhookMalformed`.
 
-    Strict as provider answers are: no duplicate keys, no NaN, bounded depth and number
-    length.
+    Strict as provider answers are (:meth:`kycbridge.transport.Response.json`): no duplicate
+    keys, no NaN, bounded depth and number length; UTF-8 only.
     """
     try:
-        return Response(200, {}, body).json(provider=provider)
-    except MalformedResponse:
+        text = body.decode("utf-8")
+        scan = body.translate(_SCAN)
+        if scan.count(b"[") > MAX_JSON_DEPTH:  # may nest deeper than allowed: look closer
+            _check_depth(text)
+        if _LONG_DIGITS in scan:  # an integer literal may be over the bound: hook every one
+            return _STRICT_JSON.decode(text)
+        return _FAST_STRICT_JSON.decode(text)
+    except (ValueError, RecursionError):  # _NotStrictJSON and UnicodeDecodeError too
         raise WebhookMalformed("the body is not acceptable JSON") from None

@@ -127,10 +127,11 @@ class DiditWebhooks:
 
     def verify(
         self, headers: Mapping[str, str], body: bytes, settings: DiditSettings, now: float
-    ) -> None:
+    ) -> dict[str, Any]:
         """Check ``X-Signature`` (raw body), else ``X-Signature-V2``; then the timestamp.
 
-        ``X-Signature-V2`` is checked over the canonical re-serialization.
+        ``X-Signature-V2`` is checked over the canonical re-serialization. Returns the
+        decoded body (the signed time is in it), which :meth:`parse` takes as ``verified``.
         """
         secret = getattr(settings, "webhook_secret", None)
         if not secret:
@@ -160,10 +161,17 @@ class DiditWebhooks:
         header = headers.get(TIMESTAMP_HEADER)
         if header is not None and timestamp_from(header) != timestamp_from(signed):
             raise WebhookRejected("X-Timestamp differs from the body's timestamp")
+        return payload
 
-    def parse(self, body: bytes, settings: DiditSettings) -> list[WebhookEvent]:
-        """The one event of a delivery."""
-        payload = strict_json(body, self.name)
+    def parse(
+        self, body: bytes, settings: DiditSettings, verified: object = None
+    ) -> list[WebhookEvent]:
+        """The one event of a delivery.
+
+        ``verified``: what :meth:`verify` returned for ``body`` (its decoded JSON), or
+        ``None`` to decode ``body`` here.
+        """
+        payload = strict_json(body, self.name) if verified is None else verified
         if not isinstance(payload, dict):
             raise WebhookMalformed("the body is not a JSON object")
         kind = _short(payload.get("webhook_type"), 100)

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from kycbridge import MalformedResponse, StatusReport
+from kycbridge import KYCState, MalformedResponse, StatusReport
 from kycbridge.webhooks import (
     WebhookEvent,
     WebhookMalformed,
@@ -64,6 +64,50 @@ _MAX_ID = 200
 
 def _short(value: object, limit: int = _MAX_ID) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
+
+_MAX_WORD = 100
+_STATES: dict[tuple[object, ...], tuple[KYCState, str | None]] = {}
+"""The review words -> ``(state, raw_status)``: the mapping's answers, remembered (bounded)."""
+
+
+def _word(value: object) -> bool:
+    return value is None or (type(value) is str and len(value) <= _MAX_WORD)
+
+
+def _state_of(review: dict[str, Any]) -> tuple[KYCState, str | None]:
+    """:func:`.mapping.normalize` and :func:`.mapping.raw_status_of`, remembered per words.
+
+    Keyed by exactly what they read (``reviewStatus`` and ``reviewResult``'s answer and
+    reject type, absent told from ``null``); anything else is not remembered.
+    """
+    status = review.get("reviewStatus")
+    result = review.get("reviewResult", _ABSENT)
+    key: tuple[object, ...] | None = None
+    if type(status) is str and len(status) <= _MAX_WORD:
+        if result is _ABSENT or result is None:
+            key = (status, result is None)
+        elif type(result) is dict:
+            answer = result.get("reviewAnswer", _ABSENT)
+            reject = result.get("reviewRejectType", _ABSENT)
+            if (answer is _ABSENT or _word(answer)) and (reject is _ABSENT or _word(reject)):
+                key = (status, answer, reject)
+    if key is None:
+        return normalize(review), raw_status_of(review)
+    known = _STATES.get(key)
+    if known is None:
+        known = (normalize(review), raw_status_of(review))
+        if len(_STATES) < 256:  # senders choose words: never an unbounded cache
+            _STATES[key] = known
+    return known
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+_ABSENT: Any = _Absent()
 
 
 class SumsubWebhooks:
@@ -123,10 +167,11 @@ class SumsubWebhooks:
                 details = parse_details(applicant_view)
             except MalformedResponse as exc:
                 raise WebhookMalformed(exc.message) from None
+            state, raw_status = _state_of(review)
             report = StatusReport(
                 provider=self.name,
-                state=normalize(review),
-                raw_status=raw_status_of(review),
+                state=state,
+                raw_status=raw_status,
                 subject=applicant,
                 details=details,
                 raw=raw,

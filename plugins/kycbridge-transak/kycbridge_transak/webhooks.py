@@ -183,13 +183,25 @@ class TransakWebhooks:
 
     def verify(
         self, headers: Mapping[str, str], body: bytes, settings: TransakSettings, now: float
-    ) -> None:
-        """Check the JWT in ``data`` (the headers carry nothing Transak signs)."""
-        self.claims(body, settings, now)
+    ) -> dict[str, Any]:
+        """Check the JWT in ``data`` (the headers carry nothing Transak signs).
 
-    def parse(self, body: bytes, settings: TransakSettings) -> list[WebhookEvent]:
-        """The one event of a delivery."""
-        claims = self.claims(body, settings, None)
+        Returns its verified claims, which :meth:`parse` takes as ``verified``: the token is
+        decoded once per delivery.
+        """
+        return self.claims(body, settings, now)
+
+    def parse(
+        self, body: bytes, settings: TransakSettings, verified: object = None
+    ) -> list[WebhookEvent]:
+        """The one event of a delivery.
+
+        ``verified``: what :meth:`verify` returned for ``body`` (the claims), or ``None`` to
+        verify and decode the JWT here (without the time checks: a direct call).
+        """
+        claims = self.claims(body, settings, None) if verified is None else verified
+        if not isinstance(claims, dict):
+            raise WebhookMalformed("the JWT's claims are not an object")
         event_type = claims.get("eventID")
         if not isinstance(event_type, str) or not 0 < len(event_type) <= MAX_EVENT_NAME:
             raise WebhookMalformed("'eventID' is missing or not a short string")
