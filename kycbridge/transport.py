@@ -34,7 +34,6 @@ import functools
 import http.client
 import io
 import ipaddress
-import itertools
 import json
 import logging
 import math
@@ -63,9 +62,11 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry
 from urllib3.util.url import parse_url
 
+from . import strictjson
 from ._version import __version__
 from .errors import InvalidQuery, MalformedResponse, ProviderUnavailable
 from .redact import mask, redact_headers, scrub
+from .strictjson import MAX_JSON_DEPTH, MAX_JSON_NUMBER_LENGTH
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -631,25 +632,16 @@ class Response:
     def json(self, *, provider: str | None = None) -> Any:
         """Decode the body as strict JSON (RFC 8259), or raise :class:`MalformedResponse`.
 
-        Beyond what :func:`json.loads` refuses, these are malformed too, so that an answer
-        means one thing and costs little to read:
-
-        - a key twice in one object (``{"status": "REJECTED", "status": "APPROVED"}``: which
-          one a reader keeps is up to the reader); the error names the key;
-        - ``NaN``, ``Infinity`` and ``-Infinity`` (not JSON), and a number that overflows a
-          float (``1e999``);
-        - nesting deeper than :data:`MAX_JSON_DEPTH` (64) arrays and objects, checked before
-          decoding (never a ``RecursionError``);
-        - a number literal longer than :data:`MAX_JSON_NUMBER_LENGTH` (100) characters
-          (decoding a long integer takes quadratic time on Python 3.10).
+        The rules are :mod:`kycbridge.strictjson`'s: besides what :func:`json.loads` refuses,
+        a key twice in one object (the error names the key), ``NaN`` and ``Infinity``, nesting
+        deeper than 64 levels and number literals longer than 100 characters are malformed,
+        so that an answer means one thing and costs little to read.
 
         The body must be UTF-8 (a BOM is refused, as :func:`json.loads` does on text).
         """
         try:
-            text = self.body.decode("utf-8")
-            _check_depth(text)
-            return _STRICT_JSON.decode(text)
-        except _NotStrictJSON as exc:
+            return strictjson.loads(self.body)
+        except strictjson.NotStrictJSON as exc:
             raise MalformedResponse(
                 f"response body is not acceptable JSON: {exc}",
                 provider=provider,
@@ -680,78 +672,6 @@ class Response:
         if seconds is None or not math.isfinite(seconds):
             return None
         return max(0.0, seconds)
-
-
-MAX_JSON_DEPTH = 64
-"""Deepest nesting of arrays and objects :meth:`Response.json` accepts."""
-
-MAX_JSON_NUMBER_LENGTH = 100
-"""Longest number literal (digits, sign, point and exponent) :meth:`Response.json` accepts."""
-
-
-class _NotStrictJSON(ValueError):
-    """Raised inside :func:`json.loads` by the strict hooks; the message names the rule."""
-
-
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,40}")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                # A schema word is named; anything else (personal data?) is not shown.
-                shown = repr(key) if _PLAIN_KEY.fullmatch(key) else "a key"
-                raise _NotStrictJSON(f"{shown} appears twice in one object")
-            seen.add(key)
-    return result
-
-
-def _no_constant(name: str) -> Any:
-    raise _NotStrictJSON(f"{name} is not a JSON number")
-
-
-def _bounded_int(literal: str) -> int:
-    if len(literal) > MAX_JSON_NUMBER_LENGTH:
-        raise _NotStrictJSON(f"a number longer than {MAX_JSON_NUMBER_LENGTH} characters")
-    return int(literal)
-
-
-def _finite_float(literal: str) -> float:
-    if len(literal) > MAX_JSON_NUMBER_LENGTH:
-        raise _NotStrictJSON(f"a number longer than {MAX_JSON_NUMBER_LENGTH} characters")
-    value = float(literal)
-    if not math.isfinite(value):
-        raise _NotStrictJSON("a number too large for a float")
-    return value
-
-
-# Built once: json.loads with hooks would build a decoder on every call. Shared between
-# threads as json.loads shares its default decoder.
-_STRICT_JSON = json.JSONDecoder(
-    object_pairs_hook=_unique_keys,
-    parse_constant=_no_constant,
-    parse_int=_bounded_int,
-    parse_float=_finite_float,
-)
-
-# A JSON string, or an unterminated one up to the end of the text: the optional closing quote
-# makes every match succeed, so the scan stays linear whatever the text.
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
-
-
-def _check_depth(text: str) -> None:
-    """Refuse nesting deeper than :data:`MAX_JSON_DEPTH`, before :func:`json.loads` recurses."""
-    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
-        return  # cannot nest deeper than it has openings (the common case: one count each)
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    depth = max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0)
-    if depth > MAX_JSON_DEPTH:
-        raise _NotStrictJSON(f"arrays and objects nested deeper than {MAX_JSON_DEPTH} levels")
 
 
 def _seconds_until(http_date: str) -> float | None:

@@ -14,24 +14,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from .. import strictjson
 from ..redact import mask
 from ..report import StatusReport
-from ..transport import (
-    _STRICT_JSON,
-    MAX_JSON_DEPTH,
-    MAX_JSON_NUMBER_LENGTH,
-    _check_depth,
-    _finite_float,
-    _no_constant,
-    _unique_keys,
-)
 
 __all__ = [
     "WebhookError",
@@ -287,21 +278,6 @@ def _part(value: object) -> str:
     return "" if value is None else value if type(value) is str else str(value)
 
 
-# The strict decoder's rules, without its per-integer hook: used when one scan of the bytes
-# shows no run of 100 digits (so no integer literal can be over the length bound), which is
-# every body a provider sends. Same hooks otherwise, so what is refused is exactly the same.
-_FAST_STRICT_JSON = json.JSONDecoder(
-    object_pairs_hook=_unique_keys,
-    parse_constant=_no_constant,
-    parse_float=_finite_float,
-)
-_SCAN = bytes(
-    0x30 if 0x30 <= i <= 0x39 else 0x5B if i in (0x5B, 0x7B) else 0x20 for i in range(256)
-)
-"""Digits to ``0``, ``[`` and ``{`` to ``[``, anything else to a space: one C pass."""
-_LONG_DIGITS = b"0" * MAX_JSON_NUMBER_LENGTH
-
-
 def strict_json(body: bytes, provider: str | None = None) -> Any:
     """``body`` decoded as strict JSON, or raise :class:`WebhookMalformed`.
 
@@ -309,12 +285,6 @@ def strict_json(body: bytes, provider: str | None = None) -> Any:
     keys, no NaN, bounded depth and number length; UTF-8 only.
     """
     try:
-        text = body.decode("utf-8")
-        scan = body.translate(_SCAN)
-        if scan.count(b"[") > MAX_JSON_DEPTH:  # may nest deeper than allowed: look closer
-            _check_depth(text)
-        if _LONG_DIGITS in scan:  # an integer literal may be over the bound: hook every one
-            return _STRICT_JSON.decode(text)
-        return _FAST_STRICT_JSON.decode(text)
-    except (ValueError, RecursionError):  # _NotStrictJSON and UnicodeDecodeError too
+        return strictjson.loads(body)
+    except (ValueError, RecursionError):  # NotStrictJSON and UnicodeDecodeError too
         raise WebhookMalformed("the body is not acceptable JSON") from None

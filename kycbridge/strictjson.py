@@ -1,0 +1,126 @@
+"""Strict JSON (RFC 8259) for everything kycbridge reads from the outside: :func:`loads`.
+
+Provider answers (:meth:`kycbridge.transport.Response.json`) and webhook deliveries
+(:func:`kycbridge.webhooks.strict_json`) are decoded here, so an answer means one thing and
+costs little to read. Beyond what :func:`json.loads` refuses, these are refused too, with a
+:class:`NotStrictJSON` naming the rule:
+
+- a key twice in one object (which one a reader keeps is up to the reader);
+- ``NaN``, ``Infinity``, ``-Infinity`` (not JSON) and a number that overflows a float;
+- nesting deeper than :data:`MAX_JSON_DEPTH`, checked before decoding (never a
+  ``RecursionError``);
+- a number literal longer than :data:`MAX_JSON_NUMBER_LENGTH` characters (decoding a long
+  integer takes quadratic time on Python 3.10).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from typing import Any
+
+__all__ = ["MAX_JSON_DEPTH", "MAX_JSON_NUMBER_LENGTH", "NotStrictJSON", "loads"]
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects :func:`loads` accepts."""
+
+MAX_JSON_NUMBER_LENGTH = 100
+"""Longest number literal (digits, sign, point and exponent) :func:`loads` accepts."""
+
+
+class NotStrictJSON(ValueError):
+    """Valid JSON syntax that breaks one of the rules above; the message names the rule."""
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                # A schema word is named; anything else (personal data?) is not shown.
+                shown = repr(key) if _PLAIN_KEY.fullmatch(key) else "a key"
+                raise NotStrictJSON(f"{shown} appears twice in one object")
+            seen.add(key)
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise NotStrictJSON(f"{name} is not a JSON number")
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal) > MAX_JSON_NUMBER_LENGTH:
+        raise NotStrictJSON(f"a number longer than {MAX_JSON_NUMBER_LENGTH} characters")
+    return int(literal)
+
+
+def _finite_float(literal: str) -> float:
+    if len(literal) > MAX_JSON_NUMBER_LENGTH:
+        raise NotStrictJSON(f"a number longer than {MAX_JSON_NUMBER_LENGTH} characters")
+    value = float(literal)
+    if not math.isfinite(value):
+        raise NotStrictJSON("a number too large for a float")
+    return value
+
+
+# Built once: json.loads with hooks would build a decoder on every call. Shared between
+# threads as json.loads shares its default decoder.
+_STRICT_JSON = json.JSONDecoder(
+    object_pairs_hook=_unique_keys,
+    parse_constant=_no_constant,
+    parse_int=_bounded_int,
+    parse_float=_finite_float,
+)
+
+# A JSON string, or an unterminated one up to the end of the text: the optional closing quote
+# makes every match succeed, so the scan stays linear whatever the text.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _check_depth(text: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_JSON_DEPTH`, before :func:`json.loads` recurses."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return  # cannot nest deeper than it has openings (the common case: one count each)
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    depth = max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0)
+    if depth > MAX_JSON_DEPTH:
+        raise NotStrictJSON(f"arrays and objects nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+# The same rules without the per-integer hook: used when one scan of the bytes shows no run of
+# MAX_JSON_NUMBER_LENGTH digits (so no integer literal can be too long), which is every body a
+# provider sends. What is refused is exactly the same.
+_FAST_STRICT_JSON = json.JSONDecoder(
+    object_pairs_hook=_unique_keys,
+    parse_constant=_no_constant,
+    parse_float=_finite_float,
+)
+_SCAN = bytes(
+    0x30 if 0x30 <= i <= 0x39 else 0x5B if i in (0x5B, 0x7B) else 0x20 for i in range(256)
+)
+"""Digits to ``0``, ``[`` and ``{`` to ``[``, anything else to a space: one C pass."""
+_LONG_DIGITS = b"0" * MAX_JSON_NUMBER_LENGTH
+
+
+def loads(data: bytes) -> Any:
+    """``data`` (UTF-8 bytes) decoded as strict JSON.
+
+    Raises :class:`NotStrictJSON` for a rule above, :class:`UnicodeDecodeError` for bytes that
+    are not UTF-8 (a BOM included, as :func:`json.loads` refuses on text), and
+    :class:`ValueError` (``json.JSONDecodeError``) for text that is not JSON.
+    """
+    text = data.decode("utf-8")
+    scan = data.translate(_SCAN)
+    if scan.count(b"[") > MAX_JSON_DEPTH:  # may nest deeper than allowed: look closer
+        _check_depth(text)
+    if _LONG_DIGITS in scan:  # an integer literal may be over the bound: hook every one
+        return _STRICT_JSON.decode(text)
+    return _FAST_STRICT_JSON.decode(text)
