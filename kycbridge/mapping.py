@@ -11,8 +11,9 @@ A :class:`CompositeStatusMap` does the same for answers whose state depends on s
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final
 
 import attrs
@@ -180,6 +181,13 @@ class CompositeStatusMap:
     _index: Sequence[tuple[tuple[object, ...], KYCState]] = attrs.field(
         init=False, repr=False, eq=False
     )
+    _shapes: Sequence[tuple[Callable[[tuple[object, ...]], object], Mapping[object, KYCState]]] = (
+        attrs.field(init=False, repr=False, eq=False)
+    )
+    """The rows grouped by which cells are fixed, most specific group first: per group, a
+    getter of the fixed cells' values and a dict from those values to the row's state."""
+    _words: Mapping[str, str] = attrs.field(init=False, repr=False, eq=False)
+    """Each word cell as written and as folded, to its folded form (no folding needed)."""
 
     def __attrs_post_init__(self) -> None:
         if not self.fields:
@@ -202,6 +210,22 @@ class CompositeStatusMap:
             ),
         )
         object.__setattr__(self, "_index", tuple(index))
+        # The same order, grouped by which cells are fixed. Within a group at most one row
+        # can match (two rows fixing the same cells differ in one of them), so the first
+        # group holding the values of its fixed cells gives the row the scan above would.
+        shapes: dict[tuple[int, ...], dict[object, KYCState]] = {}
+        words: dict[str, str] = {}
+        for folded_row, row_state in index:
+            fixed = tuple(i for i, cell in enumerate(folded_row) if cell is not ANY)
+            shapes.setdefault(fixed, {})[_getter(fixed)(folded_row)] = row_state
+        for written in self._rows:
+            for cell in written:
+                if isinstance(cell, str):
+                    words[cell] = words[canonical_word(cell)] = canonical_word(cell)
+        object.__setattr__(
+            self, "_shapes", tuple((_getter(fixed), rows) for fixed, rows in shapes.items())
+        )
+        object.__setattr__(self, "_words", words)
 
     def values(self, raw: object) -> tuple[object, ...]:
         """The fields' values in ``raw``, ``None`` for each one absent.
@@ -222,9 +246,14 @@ class CompositeStatusMap:
         """The state of one value per field (positional). Never raises."""
         if len(values) != len(self.fields):
             return self.default
-        folded = tuple(_fold(v) for v in values)
-        for key, state in self._index:
-            if all(cell is ANY or cell == value for cell, value in zip(key, folded, strict=True)):
+        words = self._words
+        folded = tuple(
+            words.get(v) or _fold(v) if type(v) is str else _fold(v)  # as written: no folding
+            for v in values
+        )
+        for fixed, rows in self._shapes:
+            state = rows.get(fixed(folded))
+            if state is not None:
                 return state
         return self.default
 
@@ -253,6 +282,17 @@ class CompositeStatusMap:
 
     def __len__(self) -> int:
         return len(self._rows)
+
+
+def _getter(fixed: tuple[int, ...]) -> Callable[[tuple[object, ...]], object]:
+    """The values at positions ``fixed`` of a row or of folded values, as one dict key."""
+    if not fixed:
+        return _no_cells
+    return operator.itemgetter(*fixed)
+
+
+def _no_cells(values: tuple[object, ...]) -> object:
+    return ()
 
 
 def _read(raw: Mapping[object, object], path: str) -> object:

@@ -767,9 +767,13 @@ def _seconds_until(http_date: str) -> float | None:
 
 # A header field name (an RFC 9110 token) and value (latin-1, no control character but HTAB:
 # CR or LF would start another header, NUL truncates it in some servers).
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_NAME_CHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_HEADER_NAME = re.compile(_HEADER_NAME_CHARS)
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 _HEADER_VALUE_BYTES = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
+
+
+_HEADER_NAMES = re.compile(rf"{_HEADER_NAME_CHARS}(?:\n{_HEADER_NAME_CHARS})*")
 
 
 def _check_headers(headers: Mapping[str, Any], provider: str | None) -> None:
@@ -779,6 +783,20 @@ def _check_headers(headers: Mapping[str, Any], provider: str | None) -> None:
     (CR, LF, NUL, ...; a tab is allowed). The error names the header, never its value
     (which may be a secret): :class:`InvalidQuery`, raised before anything is sent.
     """
+    # Text names and values (the usual case): two regex matches for all of them. The names,
+    # one a line, are all tokens exactly when the lines match and there are as many lines as
+    # names (a name with a newline in it is one line too many); the values, run together,
+    # hold no character outside the allowed set exactly when each one holds none.
+    try:
+        names = "\n".join(headers)
+        if (
+            _HEADER_NAMES.fullmatch(names)
+            and names.count("\n") == len(headers) - 1
+            and _HEADER_VALUE.fullmatch("".join(headers.values()))
+        ):
+            return
+    except TypeError:  # a name or a value that is not text: checked one by one below
+        pass
     for name, value in headers.items():
         if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
             shown = repr(name)[:40] if isinstance(name, str) else type(name).__name__
@@ -815,18 +833,27 @@ class _DeadlineSocketIO(socket.SocketIO):
         self._socket = sock
         self._deadline = deadline
         self._limit = sock.gettimeout()  # the per-read timeout urllib3 set for this attempt
+        self._cut = False  # whether the socket's timeout is now cut to the time remaining
 
     def readinto(self, b: Any) -> int | None:
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("the call's deadline passed")
         limit = self._limit
-        self._socket.settimeout(remaining if limit is None or remaining < limit else limit)
+        if limit is None or remaining < limit:
+            self._socket.settimeout(remaining)
+            self._cut = True
+        elif self._cut:  # the deadline is further than the per-read timeout: that one again
+            self._socket.settimeout(limit)
+            self._cut = False
+        # else the socket's timeout is the per-read one already: no system call to set it
         return super().readinto(b)
 
 
 class _DeadlineSocket:
     """What a guarded response is built on: ``makefile`` gives a deadline-bound reader."""
+
+    __slots__ = ("_deadline", "_sock")
 
     def __init__(self, sock: socket.socket, deadline: float) -> None:
         self._sock = sock
@@ -869,6 +896,39 @@ _GUARDED_POOLS: dict[str, type[HTTPConnectionPool]] = {
     "https": _GuardedHTTPSConnectionPool,
 }
 """The pool classes of the pool managers a :class:`Transport` makes itself."""
+
+
+class _OwnPoolManager(urllib3.PoolManager):
+    """The pool manager a :class:`Transport` makes: guarded pools, each host's remembered.
+
+    :meth:`host_pool` is :meth:`~urllib3.PoolManager.connection_from_host` without building
+    the pool key on every call: the pool it gave for a host is kept until it is closed
+    (urllib3 1.26 closes the pools it evicts) or :meth:`clear` forgets them all, as the
+    manager does. The manager's settings are fixed when it is made (a new manager is made
+    for new settings: :meth:`Transport.evolve`), so the key it would build cannot change.
+    """
+
+    def __init__(self, num_pools: int = 16, **kwargs: Any) -> None:
+        super().__init__(num_pools=num_pools, **kwargs)
+        self.pool_classes_by_scheme = _GUARDED_POOLS
+        self._most = num_pools
+        self._hosts: dict[tuple[str, str | None, int | None], HTTPConnectionPool] = {}
+
+    def host_pool(self, scheme: str, host: str | None, port: int | None) -> HTTPConnectionPool:
+        """The connection pool for ``scheme://host:port``."""
+        key = (scheme, host, port)
+        pool = self._hosts.get(key)
+        if pool is None or pool.pool is None:  # not asked yet, or closed since
+            pool = self.connection_from_host(host, port=port, scheme=scheme)
+            if len(self._hosts) >= self._most:  # as many as the manager keeps: start over
+                self._hosts.clear()
+            self._hosts[key] = pool
+        return pool
+
+    def clear(self) -> None:
+        """Forget every pool (closing them as urllib3 does), and the hosts remembered."""
+        self._hosts.clear()
+        super().clear()
 
 
 _ONE_ATTEMPT = Retry(False, redirect=False)
@@ -1017,10 +1077,9 @@ class Transport:
         if retries < 0 or max_body <= 0:
             raise ValueError("retries must be >= 0 and max_body > 0")
         if pool is None:
-            pool = urllib3.PoolManager(
+            pool = _OwnPoolManager(
                 num_pools=16, maxsize=maxsize, block=False, cert_reqs="CERT_REQUIRED"
             )
-            pool.pool_classes_by_scheme = _GUARDED_POOLS
         self.pool = pool
         self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         self._longest = max(connect_timeout, read_timeout)
@@ -1069,6 +1128,8 @@ class Transport:
         )
         # Made by the transport: every recv is bounded by the call's deadline.
         self._guarded = getattr(pool, "pool_classes_by_scheme", None) is _GUARDED_POOLS
+        # The manager made here remembers each host's connection pool (see _urlopen).
+        self._host_pool = pool.host_pool if type(pool) is _OwnPoolManager else None
 
     @property
     def user_agent(self) -> str:
@@ -1142,9 +1203,10 @@ class Transport:
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
             raise ValueError("maxsize must be a positive number of connections")
         pool = self._pool
-        if type(pool) is not urllib3.PoolManager:
+        kind = type(pool)
+        if kind is not urllib3.PoolManager and kind is not _OwnPoolManager:
             raise ValueError(f"cannot re-make the app's own pool ({type(pool).__name__})")
-        resized = urllib3.PoolManager(
+        resized = kind(
             num_pools=16, headers=pool.headers, **{**pool.connection_pool_kw, "maxsize": maxsize}
         )
         resized.pool_classes_by_scheme = pool.pool_classes_by_scheme  # this transport's kind
@@ -1336,9 +1398,14 @@ class Transport:
         if self._direct:
             # What PoolManager.urlopen does without redirects, minus parsing the URL
             # again on every call: the host's pool, then the request URI.
-            return self.pool.connection_from_host(
-                target.host, port=target.port, scheme=target.scheme
-            ).urlopen(
+            host_pool = (
+                self._host_pool(target.scheme, target.host, target.port)
+                if self._host_pool is not None
+                else self.pool.connection_from_host(
+                    target.host, port=target.port, scheme=target.scheme
+                )
+            )
+            return host_pool.urlopen(
                 request.method,
                 request.path_with_query,
                 body=request.body,
