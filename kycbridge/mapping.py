@@ -187,7 +187,8 @@ class CompositeStatusMap:
     """The rows grouped by which cells are fixed, most specific group first: per group, a
     getter of the fixed cells' values and a dict from those values to the row's state."""
     _words: Mapping[str, str] = attrs.field(init=False, repr=False, eq=False)
-    """Each word cell as written and as folded, to its folded form (no folding needed)."""
+    """Each word cell as written and in its usual spellings (folded, upper case, title
+    case; spaces, ``_`` or ``-``), to its folded form: found without folding."""
 
     def __attrs_post_init__(self) -> None:
         if not self.fields:
@@ -221,7 +222,8 @@ class CompositeStatusMap:
         for written in self._rows:
             for cell in written:
                 if isinstance(cell, str):
-                    words[cell] = words[canonical_word(cell)] = canonical_word(cell)
+                    for spelling in _spellings(cell):
+                        words[spelling] = canonical_word(cell)
         object.__setattr__(
             self, "_shapes", tuple((_getter(fixed), rows) for fixed, rows in shapes.items())
         )
@@ -247,12 +249,13 @@ class CompositeStatusMap:
         if len(values) != len(self.fields):
             return self.default
         words = self._words
-        folded = tuple(
-            words.get(v) or _fold(v) if type(v) is str else _fold(v)  # as written: no folding
-            for v in values
-        )
+        folded = []
+        for value in values:
+            word = words.get(value) if type(value) is str else None  # a known spelling
+            folded.append(word if word is not None else _fold(value))
+        key = tuple(folded)
         for fixed, rows in self._shapes:
-            state = rows.get(fixed(folded))
+            state = rows.get(fixed(key))
             if state is not None:
                 return state
         return self.default
@@ -282,6 +285,16 @@ class CompositeStatusMap:
 
     def __len__(self) -> int:
         return len(self._rows)
+
+
+def _spellings(word: str) -> set[str]:
+    """``word`` as written, and the usual spellings of its folded form, each folding to it."""
+    folded = canonical_word(word)
+    spellings = {word}
+    for cased in (folded, folded.upper(), folded.title(), folded.capitalize()):
+        for separator in (" ", "_", "-"):
+            spellings.add(cased.replace(" ", separator))
+    return {s for s in spellings if canonical_word(s) == folded}
 
 
 def _getter(fixed: tuple[int, ...]) -> Callable[[tuple[object, ...]], object]:
