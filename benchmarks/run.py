@@ -21,6 +21,7 @@ import bench_bulk
 import bench_coldstart
 import bench_normalize
 import bench_overhead
+import bench_tracking
 import bench_watch
 import plot
 from common import Options, Result, machine
@@ -31,6 +32,7 @@ BENCHMARKS: dict[str, Callable[[Options], list[Result]]] = {
     "coldstart": bench_coldstart.run,
     "normalize": bench_normalize.run,
     "watch": bench_watch.run,
+    "tracking": bench_tracking.run,
 }
 
 COLUMNS = ("benchmark", "kycbridge", "baseline", "ratio", "target", "verdict")
