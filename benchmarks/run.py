@@ -23,6 +23,7 @@ import bench_normalize
 import bench_overhead
 import bench_tracking
 import bench_watch
+import bench_webhooks
 import plot
 from common import Options, Result, machine
 
@@ -33,6 +34,7 @@ BENCHMARKS: dict[str, Callable[[Options], list[Result]]] = {
     "normalize": bench_normalize.run,
     "watch": bench_watch.run,
     "tracking": bench_tracking.run,
+    "webhooks": bench_webhooks.run,
 }
 
 COLUMNS = ("benchmark", "kycbridge", "baseline", "ratio", "target", "verdict")

@@ -25,6 +25,7 @@ from .errors import (
 )
 from .errortable import ErrorBody, ErrorFields, ErrorTable, Override
 from .hookspecs import hookimpl
+from .lazy import lazy_exports
 from .mapping import ANY, CompositeStatusMap, StatusMap
 from .provider import HTTPStatusProvider, KYCStatusProvider, Parsed, secret
 from .report import StatusReport, report_from_dict, report_to_dict
@@ -68,6 +69,7 @@ __all__ = [
     "WatchTimeout",
     "__version__",
     "hookimpl",
+    "lazy_exports",
     "report_from_dict",
     "report_to_dict",
     "secret",

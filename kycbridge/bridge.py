@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from . import credentials
 from .errors import ProviderUnavailable, RateLimited
 from .plugins import PluginRegistry, ProviderInfo
 from .provider import KYCStatusProvider, build_query, load_settings
@@ -57,6 +58,10 @@ class Bridge:
     ``limiter_factory``: makes each provider's rate limiter, ``factory(name, rate)`` (default:
     an in-process :class:`~kycbridge.ratelimit.RateLimiter`; a limiter shared by processes:
     ``kycbridge.tracking.limiters``).
+    ``credential_cache``: where exchanged tokens are kept (:mod:`kycbridge.credentials`): a
+    :class:`~kycbridge.credentials.CredentialCache`, or a URL (``memory://``,
+    ``redis://HOST:PORT/DB?prefix=P``: shared by worker processes); default: env
+    ``KYCBRIDGE_CREDENTIAL_CACHE``, else the process-wide in-memory cache.
     """
 
     def __init__(
@@ -69,6 +74,7 @@ class Bridge:
         env: Mapping[str, str] | None = None,
         timeout: float | None = None,
         limiter_factory: LimiterFactory | None = None,
+        credential_cache: credentials.CredentialCache | str | None = None,
     ) -> None:
         if timeout is not None and not timeout > 0:
             raise ValueError("timeout must be positive (or None)")
@@ -85,6 +91,12 @@ class Bridge:
         self._last: OrderedDict[tuple[str, str | None], KYCState] = OrderedDict()
         self._lock = threading.Lock()
         self.limiter_factory: LimiterFactory = limiter_factory or default_limiter
+        if credential_cache is None:
+            credential_cache = self.env.get(credentials.CACHE_ENV) or None
+        if isinstance(credential_cache, str):
+            credential_cache = credentials.credential_cache(credential_cache)
+        self.credential_cache: credentials.CredentialCache | None = credential_cache
+        """Where exchanged tokens are kept (``None``: the process-wide in-memory cache)."""
 
     def __repr__(self) -> str:
         return f"<Bridge transport={self.transport!r}>"
@@ -162,6 +174,7 @@ class Bridge:
         settings: Any = None,
         transport: Transport | None = None,
         deadline: float | None = None,
+        observe: bool = True,
     ) -> StatusReport:
         """Ask once with an already built query, through the rate limiter; fire the hooks.
 
@@ -169,10 +182,14 @@ class Bridge:
         limiter's wait included) must end by; past it,
         :class:`~kycbridge.errors.ProviderUnavailable`. Default: :attr:`timeout` seconds
         from now, when set.
+        ``observe=False``: return the provider's report as parsed, without :meth:`observe`:
+        the bridge's memory of last states is neither read nor updated, no anomaly is
+        judged and no event hook fires. For callers that judge and fire themselves, once
+        they know what really changed (the tracking scheduler, after its database write).
         """
         route = self._route(provider_name)
         settings = settings if settings is not None else self.settings(provider_name)
-        return self._fetch(route, query, settings, transport or self.transport, deadline)
+        return self._fetch(route, query, settings, transport or self.transport, deadline, observe)
 
     def _fetch(
         self,
@@ -181,6 +198,7 @@ class Bridge:
         settings: Any,
         transport: Transport,
         deadline: float | None,
+        observe: bool = True,
     ) -> StatusReport:
         if deadline is None and self.timeout is not None:
             deadline = time.monotonic() + self.timeout
@@ -199,12 +217,13 @@ class Bridge:
         if deadline is not None:
             transport = transport.until(deadline)
         try:
-            report = route.provider.fetch(query, settings, transport)
+            with credentials.using(self.credential_cache):
+                report = route.provider.fetch(query, settings, transport)
         except RateLimited as exc:
             if limiter is not None and exc.retry_after:
                 limiter.defer(min(exc.retry_after, transport.retry.max_retry_after))
             raise
-        return self.observe(report)
+        return self.observe(report) if observe else report
 
     def observe(self, report: StatusReport) -> StatusReport:
         """Record a report against the subject's last state; fire the event hooks.

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import re
+import stat
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Final, Protocol, runtime_checkable
@@ -21,6 +23,7 @@ from urllib.parse import quote, quote_plus
 import attrs
 from urllib3._collections import HTTPHeaderDict
 
+from . import credentials as _creds
 from .errors import InvalidQuery, KYCBridgeError, MalformedResponse
 from .errortable import ErrorTable
 from .mapping import StatusMap
@@ -31,6 +34,7 @@ from .transport import Request, Response, Transport
 
 __all__ = [
     "KEEP",
+    "MAX_SECRET_FILE",
     "PROVIDER_MEMBERS",
     "HTTPStatusProvider",
     "KYCStatusProvider",
@@ -43,6 +47,11 @@ __all__ = [
     "scrub_response",
     "secret",
 ]
+
+log = logging.getLogger("kycbridge.provider")
+
+MAX_SECRET_FILE = 64 * 1024
+"""The largest file a ``KYCBRIDGE_<PROVIDER>_<SECRET>_FILE`` variable may name, in bytes."""
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 """What a provider name looks like: lowercase, digits and underscores."""
@@ -166,9 +175,27 @@ class HTTPStatusProvider:
     """The provider's error answers as data; the default :meth:`error_for` applies it."""
     watch_interval: ClassVar[float | None] = None
     watch_max_interval: ClassVar[float | None] = None
+    credential_info: ClassVar[_creds.CredentialInfo | None] = None
+    """Which credential settings it needs, and which it can exchange (docs show it)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+    def credential(self, settings: Any) -> _creds.TokenExchange | None:
+        """The exchange giving this call a short-lived token, or ``None`` (static credentials).
+
+        Return ``None`` when a static token is configured. The core obtains, caches,
+        refreshes and applies the token (:mod:`kycbridge.credentials`).
+        """
+        return None
+
+    def token_expired(self, response: Response) -> bool:
+        """Whether a non-2xx answer to a call carrying an exchanged token means it expired.
+
+        Then :meth:`fetch` drops the token, obtains a new one and retries the call once.
+        ``response`` has secrets already scrubbed. The default: never.
+        """
+        return False
 
     def subject(self, query: Any) -> str | None:
         """By default the query's ``subject`` attribute, when it has one."""
@@ -236,18 +263,17 @@ class HTTPStatusProvider:
         keeps :attr:`Parsed.raw` as ``raw``.
         """
         request: Request | None = None
+        tokens: list[str] = []  # exchanged tokens this call carried: secrets too
         try:
             request = self.build_request(query, settings)
-            if type(self).sign is HTTPStatusProvider.sign:  # nothing to sign
-                response = transport.send(request, provider=self.name)
-            else:  # signed anew for every attempt, retries included
-
-                def sign(attempt: Request) -> Request:
-                    return self.sign(attempt, settings, self.now())
-
-                response = transport.send(request, provider=self.name, sign=sign)
+            exchange = self.credential(settings)
+            if exchange is None:
+                response = self._send(request, settings, transport)
+            else:
+                response = self._send_with_token(request, exchange, settings, transport, tokens)
             # A provider may echo a secret: gone before any plugin code cuts or keeps the text.
-            response = scrub_response(response, _known_secrets(request, query, settings))
+            secrets = _known_secrets(request, query, settings) + tokens
+            response = scrub_response(response, secrets)
             if not 200 <= response.status < 300:
                 raise self.error_for(response)
             payload = response.json(provider=self.name)
@@ -262,6 +288,7 @@ class HTTPStatusProvider:
                     http_status=response.status,
                 ) from None
         except KYCBridgeError as exc:
+            exc.scrub(tokens)
             self._clean_error(exc, query, settings, request)
             raise
         raw = parsed.raw
@@ -275,6 +302,48 @@ class HTTPStatusProvider:
             blocklisted=parsed.blocklisted,
             raw=payload if raw is KEEP else raw,
         )
+
+    def _send(self, request: Request, settings: Any, transport: Transport) -> Response:
+        if type(self).sign is HTTPStatusProvider.sign:  # nothing to sign
+            return transport.send(request, provider=self.name)
+
+        def sign(attempt: Request) -> Request:  # signed anew for every attempt, retries too
+            return self.sign(attempt, settings, self.now())
+
+        return transport.send(request, provider=self.name, sign=sign)
+
+    def _send_with_token(
+        self,
+        request: Request,
+        exchange: _creds.TokenExchange,
+        settings: Any,
+        transport: Transport,
+        tokens: list[str],
+    ) -> Response:
+        """Send with the cached token; on a "token expired" answer, refresh once and resend."""
+        cache = _creds.current_cache()
+
+        def obtain() -> _creds.Token:
+            return exchange.exchange(
+                transport,
+                provider=self.name,
+                now=cache.clock(),
+                secrets=_known_secrets(None, settings),
+                error_for=self.error_for,
+            )
+
+        token = cache.token(exchange.key, obtain)
+        tokens.append(token.value)
+        response = self._send(exchange.apply(request, token), settings, transport)
+        if 200 <= response.status < 300:
+            return response
+        if not self.token_expired(scrub_response(response, tokens)):
+            return response
+        log.info("%s: the provider says the token expired: refreshing it once", self.name)
+        cache.invalidate(exchange.key, token)
+        token = cache.token(exchange.key, obtain)
+        tokens.append(token.value)
+        return self._send(exchange.apply(request, token), settings, transport)
 
     def _clean_error(
         self, exc: KYCBridgeError, query: Any, settings: Any, request: Request | None
@@ -292,6 +361,11 @@ class HTTPStatusProvider:
             exc.rewrite(lambda text: mask_personal_values(text, personal))
         if type(self).mask_text is not HTTPStatusProvider.mask_text:
             exc.rewrite(self.mask_text)
+        if exc.__suppress_context__:
+            # Raised "from None": the exception it replaced (a partial body in an
+            # IncompleteRead, a parser's KeyError quoting a value) is never shown; dropped, so
+            # nothing that reads the error's chain finds what it held.
+            exc.__context__ = None
         exc.provider = exc.provider or self.name
 
 
@@ -439,6 +513,48 @@ def env_name(provider: str, field: str) -> str:
     return f"KYCBRIDGE_{provider}_{field}".upper()
 
 
+def _from_file(provider: str, name: str, env: Mapping[str, str]) -> str | None:
+    """The secret named by env ``KYCBRIDGE_<P>_<NAME>_FILE``, or ``None`` when it is not set.
+
+    The file's content, less one trailing newline (the container-secrets convention), read
+    up to :data:`MAX_SECRET_FILE` bytes. Raises :class:`InvalidQuery` naming the variable
+    (never the content) when both it and ``KYCBRIDGE_<P>_<NAME>`` are set, or when the file
+    is unreadable, not a regular file, too large, not UTF-8 or empty.
+    """
+    plain = env_name(provider, name)
+    variable = plain + "_FILE"
+    path = env.get(variable)
+    if not path:
+        return None
+
+    def refuse(why: str) -> InvalidQuery:
+        return InvalidQuery(f"{variable}: {why}", provider=provider)
+
+    if env.get(plain):
+        raise refuse(f"{plain} is set too; set only one of them")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise refuse(f"cannot read the file ({exc.strerror or type(exc).__name__})") from None
+    try:
+        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise refuse("not a regular file")
+            data = file.read(MAX_SECRET_FILE + 1)
+    except OSError as exc:
+        raise refuse(f"cannot read the file ({exc.strerror or type(exc).__name__})") from None
+    if len(data) > MAX_SECRET_FILE:
+        raise refuse(f"the file is larger than {MAX_SECRET_FILE // 1024} KiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise refuse("the file is not UTF-8 text") from None
+    text = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
+    if not text:
+        raise refuse("the file is empty")
+    return text
+
+
 def _secret_values(cls: type[Any], values: Mapping[str, Any]) -> list[str]:
     names = {f.name for f in attrs.fields(cls) if is_secret(f)}
     return [str(v) for k, v in values.items() if k in names and v]
@@ -498,6 +614,9 @@ def load_settings(
 ) -> Any:
     """Build ``provider.settings_type``: defaults < env ``KYCBRIDGE_<P>_<SETTING>`` < overrides.
 
+    A secret setting may also come from a file named by ``KYCBRIDGE_<P>_<SETTING>_FILE``
+    (its content less one trailing newline; setting both variables is an error).
+
     Raises :class:`InvalidQuery` naming the setting (and how to give it: ``-s NAME=...`` or
     the env variable) when a value is unknown, missing or invalid; never with a secret in it.
     """
@@ -516,6 +635,8 @@ def load_settings(
         raw: Any = None
         if overrides and name in overrides and overrides[name] is not None:
             raw = overrides[name]
+        elif is_secret(field) and (from_file := _from_file(provider.name, name, env)):
+            raw = from_file
         elif env.get(env_name(provider.name, name)):
             raw = env[env_name(provider.name, name)]
         else:
@@ -558,7 +679,8 @@ def build_query(
     """Build and validate ``provider.query_type`` from ``fields``.
 
     A secret query field left out of ``fields`` is taken from env
-    ``KYCBRIDGE_<PROVIDER>_<FIELD>``. Raises :class:`InvalidQuery` (never with a secret in
+    ``KYCBRIDGE_<PROVIDER>_<FIELD>``, or from the file ``KYCBRIDGE_<PROVIDER>_<FIELD>_FILE``
+    names. Raises :class:`InvalidQuery` (never with a secret in
     it) before any network I/O: a missing field is named with how to give it
     (``-p NAME=...``, or the env variable for a secret field), an invalid one by the
     validator's message.
@@ -575,7 +697,8 @@ def build_query(
     values = fields
     for name in secrets:
         if values.get(name) is None:
-            from_env = env.get(env_name(provider.name, name))
+            from_env = _from_file(provider.name, name, env)
+            from_env = from_env or env.get(env_name(provider.name, name))
             if from_env:
                 values = {**values, name: from_env}
     for name in required:

@@ -1,9 +1,23 @@
 """``kycbridge new-provider NAME``: write a provider plugin distribution to start from.
 
-The templates in ``kycbridge/scaffold_templates/`` are a complete, working plugin for a
-made-up provider named ``acme``: a provider, a simulator, the contract tests, a README and a
-tox matrix. Generating a plugin renames ``acme`` (``Acme``, ``ACME``, ``kycbridge-acme``) to
-the new name and fills in the ``{{...}}`` placeholders (the supported kycbridge versions), so
+The templates in ``kycbridge/scaffold_templates/`` are complete, working plugins for a
+made-up provider named ``acme``, in two styles (:data:`STYLES`):
+
+* ``query``: one ``GET /v1/kyc/status?user_id=...`` with an API key header, one status word;
+* ``path-signed``: the subject in the URL path, every attempt signed (an HMAC with a timestamp),
+  the state read from two fields through a :class:`~kycbridge.CompositeStatusMap`, only
+  non-personal fields kept on reports, and a simulator checking the signature over the exact
+  bytes received.
+
+The files the styles share (``pyproject.toml``, ``tox.ini``, ``.gitignore``, the hooks in
+``__init__.py``) are one template each at the top of the directory; each style has its own
+``provider.py``, ``simulator.py``, tests and README in ``query/`` and ``path_signed/``. A
+line ``{{> parts/NAME}}`` (``# {{> parts/NAME}}`` in a Python template) is replaced by the
+text of ``parts/NAME``: what both styles share word for word (the field validators, the
+README's development section).
+
+Generating a plugin renames ``acme`` (``Acme``, ``ACME``, ``kycbridge-acme``) to the new name
+and fills in the ``{{...}}`` placeholders (the supported kycbridge versions), so
 ``kycbridge new-provider acme`` writes exactly the files the "Writing a provider" tutorial
 (``docs/writing-a-provider.md``) shows.
 
@@ -29,8 +43,12 @@ from ._version import __version__
 from .provider import NAME_PATTERN
 
 __all__ = [
+    "COMMON_FILES",
+    "DEFAULT_STYLE",
     "EXAMPLE_NAME",
     "FILES",
+    "STYLES",
+    "STYLE_FILES",
     "Names",
     "ScaffoldError",
     "core_requirement",
@@ -38,8 +56,10 @@ __all__ = [
     "render",
     "render_all",
     "scaffold",
+    "style_files",
     "template_text",
     "validate_name",
+    "validate_style",
 ]
 
 EXAMPLE_NAME = "acme"
@@ -48,20 +68,55 @@ EXAMPLE_NAME = "acme"
 TEMPLATE_DIR = "scaffold_templates"
 """The templates' directory inside the ``kycbridge`` package (package data)."""
 
-FILES: tuple[tuple[str | None, str], ...] = (
+STYLES: tuple[str, ...] = ("query", "path-signed")
+"""The API shapes the scaffold can write (``kycbridge new-provider NAME --style STYLE``)."""
+
+DEFAULT_STYLE = "query"
+"""The style written when none is asked for."""
+
+FileSpec = tuple[tuple[str | None, str], ...]
+"""Template (``None``: an empty file) -> path in the generated distribution, for ``acme``."""
+
+COMMON_FILES: FileSpec = (
     ("pyproject.toml.tmpl", "pyproject.toml"),
-    ("README.md.tmpl", "README.md"),
     ("tox.ini.tmpl", "tox.ini"),
     ("gitignore.tmpl", ".gitignore"),
     ("__init__.py.tmpl", "kycbridge_acme/__init__.py"),
-    ("provider.py.tmpl", "kycbridge_acme/provider.py"),
-    ("simulator.py.tmpl", "kycbridge_acme/simulator.py"),
     (None, "kycbridge_acme/py.typed"),
-    ("test_contract.py.tmpl", "tests/test_acme_contract.py"),
 )
-"""Template (``None``: an empty file) -> path in the generated distribution, for ``acme``."""
+"""The files every style writes, from the same templates."""
+
+STYLE_FILES: Mapping[str, FileSpec] = {
+    "query": (
+        ("query/README.md.tmpl", "README.md"),
+        ("query/provider.py.tmpl", "kycbridge_acme/provider.py"),
+        ("query/simulator.py.tmpl", "kycbridge_acme/simulator.py"),
+        ("query/test_contract.py.tmpl", "tests/test_acme_contract.py"),
+    ),
+    "path-signed": (
+        ("path_signed/README.md.tmpl", "README.md"),
+        ("path_signed/provider.py.tmpl", "kycbridge_acme/provider.py"),
+        ("path_signed/simulator.py.tmpl", "kycbridge_acme/simulator.py"),
+        ("path_signed/test_contract.py.tmpl", "tests/test_acme_contract.py"),
+        ("path_signed/test_signing.py.tmpl", "tests/test_acme_signing.py"),
+    ),
+}
+"""Each style's own files."""
+
+PARTS_DIR = "parts"
+"""Template pieces included by ``{{> parts/NAME}}`` lines (shared by the styles)."""
+
+
+def style_files(style: str = DEFAULT_STYLE) -> FileSpec:
+    """Every file a ``style`` plugin has: :data:`COMMON_FILES` and its :data:`STYLE_FILES`."""
+    return COMMON_FILES + STYLE_FILES[validate_style(style)]
+
+
+FILES: FileSpec = COMMON_FILES + STYLE_FILES[DEFAULT_STYLE]
+"""The files of a :data:`DEFAULT_STYLE` plugin (:func:`style_files`)."""
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_INCLUDE = re.compile(r"^(?:# )?\{\{>\s*(parts/[\w.-]+)\s*\}\}\n", re.MULTILINE)
 _EXAMPLE_WORD = re.compile(r"kycbridge-acme|acme\.example|ACME|Acme|acme")
 
 
@@ -77,6 +132,13 @@ def validate_name(name: str) -> str:
             "digits or '_' (at most 40 characters), e.g. 'acme' or 'acme_eu'"
         )
     return name
+
+
+def validate_style(style: str) -> str:
+    """``style`` if it is one of :data:`STYLES`."""
+    if style not in STYLES:
+        raise ScaffoldError(f"unknown style {style!r}: choose one of {', '.join(STYLES)}")
+    return style
 
 
 @attrs.frozen
@@ -147,8 +209,16 @@ def template_text(template: str) -> str:
 
 
 def render(text: str, names: Names, values: Mapping[str, str] | None = None) -> str:
-    """``text`` with placeholders filled in and ``acme`` renamed to ``names``."""
+    """``text`` rendered for ``names``: parts included, placeholders filled in, ``acme`` renamed.
+
+    A line ``{{> parts/NAME}}`` (``# {{> parts/NAME}}`` in Python, so that the template
+    still parses) is replaced by the template ``parts/NAME`` (one level).
+    """
     values = placeholders() if values is None else values
+    # One level: a part includes nothing (a line left over fails the placeholder check).
+    text = _INCLUDE.sub(lambda m: template_text(m.group(1)), text)
+    if "{{>" in text:
+        raise ScaffoldError("a template includes a part that is missing or includes another")
 
     def fill(match: re.Match[str]) -> str:
         key = match.group(1)
@@ -168,12 +238,14 @@ def render(text: str, names: Names, values: Mapping[str, str] | None = None) -> 
     return _EXAMPLE_WORD.sub(lambda m: spelled[m.group(0)], text)
 
 
-def render_all(name: str, version: str = __version__) -> dict[str, str]:
-    """Every file of the plugin ``name``: relative path -> content."""
+def render_all(
+    name: str, version: str = __version__, *, style: str = DEFAULT_STYLE
+) -> dict[str, str]:
+    """Every file of the ``style`` plugin ``name``: relative path -> content."""
     names = Names(validate_name(name))
     values = placeholders(version)
     files: dict[str, str] = {}
-    for template, path in FILES:
+    for template, path in style_files(style):
         text = "" if template is None else render(template_text(template), names, values)
         files[render(path, names, values)] = text
     return files
@@ -183,8 +255,10 @@ def _is_empty_dir(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
 
 
-def scaffold(name: str, target: Path | str, *, force: bool = False) -> list[Path]:
-    """Write the plugin distribution for provider ``name`` into directory ``target``.
+def scaffold(
+    name: str, target: Path | str, *, force: bool = False, style: str = DEFAULT_STYLE
+) -> list[Path]:
+    """Write the ``style`` plugin distribution for provider ``name`` into directory ``target``.
 
     ``target`` must not exist or be empty, unless ``force``: then the generated files replace
     theirs and every other file there (``.git``, your own modules) is left alone. The files
@@ -192,7 +266,7 @@ def scaffold(name: str, target: Path | str, *, force: bool = False) -> list[Path
     Returns the paths written. Raises :class:`ScaffoldError` (nothing written) or
     :class:`OSError`.
     """
-    files = render_all(name)
+    files = render_all(name, style=style)
     target = Path(target)
     if target.exists() or target.is_symlink():
         if not target.is_dir():

@@ -22,6 +22,7 @@ import attrs
 import kycbridge
 from kycbridge import HTTPStatusProvider, KYCState, Parsed, Request, StatusMap
 from kycbridge.errors import KYCBridgeError, ProviderUnavailable, RequestRejected
+from kycbridge.redact import mask
 from kycbridge.sandbox import SimRequest, SimResponse
 from kycbridge.transport import Response, json_body
 
@@ -31,7 +32,7 @@ USER_SEGMENT = "-;externalUserId="
 
 @attrs.frozen
 class PathQuery:
-    user_id: str
+    user_id: str = attrs.field(repr=lambda v: repr(mask(v)))
     note: str | None = None
 
 

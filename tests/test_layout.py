@@ -18,12 +18,13 @@ from kycbridge.exitcodes import MEANINGS, ExitCode
 from kycbridge.transport import Transport
 
 PACKAGE = Path(kycbridge.__file__).resolve().parent
-ROOT = PACKAGE.parent
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository (pyproject.toml, docs/): not PACKAGE's parent where tox installs it."""
 DOCS = ROOT / "docs"
 
 
 def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    parts = ["kycbridge", *path.relative_to(PACKAGE).with_suffix("").parts]
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)

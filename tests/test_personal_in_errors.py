@@ -275,3 +275,22 @@ def test_error_table_escapes_the_content_type(content_type: str) -> None:
     for char in "\n\x1b\u202e":
         assert char not in error.message
     assert "\\x0a" in error.message or "\\x1b" in error.message or "\\u202e" in error.message
+
+
+def test_a_suppressed_context_is_dropped_with_what_it_held() -> None:
+    """An error raised "from None" keeps nothing of the exception it replaced."""
+    from kycbridge.errors import ProviderUnavailable
+    from kycbridge.provider import HTTPStatusProvider
+
+    class Quiet(HTTPStatusProvider):
+        name = "quiet"
+
+    try:
+        try:
+            raise ValueError(b'{"id": "user-4242", "appli')  # what http.client may carry
+        except ValueError:
+            raise ProviderUnavailable("dropped mid-body") from None
+    except ProviderUnavailable as exc:
+        assert exc.__context__ is not None  # Python keeps it, only hides it...
+        Quiet()._clean_error(exc, None, None, None)
+        assert exc.__context__ is None  # ...the core drops it

@@ -123,3 +123,27 @@ def test_scenario_watched_to_its_end(sandbox: Sandbox, name: str, scenario: Scen
     else:
         assert error.kind == outcome, error
         assert watcher.polls == 1
+
+
+@pytest.mark.parametrize("name", sorted(SIMULATORS))
+def test_bulk_status_asks_every_scenario_of_each_provider_once(sandbox: Sandbox, name: str):
+    """``bulk_status`` works for every installed provider: one result per line, each a report
+    or a typed error, and every scenario whose first answer is a status gives a report."""
+    from kycbridge.bulk import bulk_status
+
+    sandbox.reset()
+    scenarios = list(SIMULATORS[name].scenarios)
+    queries = [dict(s.query) for s in scenarios]
+    with make_bridge(sandbox, read_timeout=5) as bridge:
+        provider = bridge.provider(name)
+        results = sorted(bulk_status(bridge, name, queries, workers=8), key=lambda r: r.index)
+    assert [r.index for r in results] == list(range(len(scenarios)))
+    for result, scenario in zip(results, scenarios, strict=True):
+        assert (result.report is None) != (result.error is None)
+        if result.error is not None:
+            assert isinstance(result.error, KYCBridgeError)
+        played = {state for state, _ in played_pairs(provider, scenario)}
+        if result.report is not None and played:
+            # a state the scenario plays (two subjects may share one script: any step)
+            assert result.report.state in played, scenario.subject
+    assert any(r.report is not None for r in results), "no scenario answered with a status"

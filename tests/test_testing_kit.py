@@ -7,16 +7,19 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pathtoy import PathProvider, PathSimulator, pathtoy_plugin
 from toy import TOY_MAP, TOY_TOKEN, ToyDetails, ToyProvider, ToyQuery, ToySimulator, toy_plugin
 
 from kycbridge import (
     AuthenticationError,
     KYCState,
+    ProviderUnavailable,
     RequestRejected,
     StatusReport,
     SubjectNotFound,
@@ -25,8 +28,9 @@ from kycbridge import (
 )
 from kycbridge.mapping import canonical_word
 from kycbridge.sandbox import Scenario
-from kycbridge.testing import FAST_TRANSPORT, ProviderContract, fast_transport
+from kycbridge.testing import FAST_TRANSPORT, FakeClock, ProviderContract, fast_transport
 from kycbridge.testing import strategies as kst
+from kycbridge.testing.canary import canary_candidates, canary_uuid, find_leaks, record_text
 
 pytest_plugins = ["pytester"]
 
@@ -93,6 +97,31 @@ class TestToyContractExplicitStatuses(ProviderContract):
     plugin = toy_plugin
     documented_statuses = [("ok", KYCState.APPROVED), ("  no", KYCState.REJECTED)]
     error_cases = {"err-404": SubjectNotFound}
+
+
+class PathScenarioSimulator(PathSimulator):
+    scenarios = (
+        Scenario("user-ok", {"user_id": "user-ok"}, "approved", ("OK",), "approved"),
+        Scenario("user-err-500", {"user_id": "user-err-500"}, "down", (), "unavailable"),
+    )
+
+
+class TestPathContract(ProviderContract):
+    """A provider that signs every attempt (and puts its subject in the path) passes too."""
+
+    provider = PathProvider()
+    simulator_factory = PathScenarioSimulator
+    plugin = pathtoy_plugin
+    valid_queries = [{"user_id": "someone@example.com"}, {"user_id": "u-1", "note": "hi"}]
+    invalid_queries = [{}]
+    error_cases = [({"user_id": "err-500"}, ProviderUnavailable)]
+    wrong_secret_error = RequestRejected  # pathtoy answers a bad signature 401: rejected
+
+
+def test_signing_checks_exist_only_for_signing_providers():
+    for name in ("test_signs_every_attempt", "test_signed_bytes_are_sent"):
+        assert getattr(TestToyContract, name) is None  # not collected: no test, no skip
+        assert callable(getattr(TestPathContract, name))
 
 
 def test_contract_base_is_not_collected_and_subclasses_are():
@@ -163,7 +192,7 @@ def test_normalizer_raising_on_none_fails_the_contract(pytester):
         "-k",
         "not test_hostile_server",
     )
-    result.assert_outcomes(failed=1, passed=7, skipped=2)
+    result.assert_outcomes(failed=1, passed=9, skipped=2)
     result.stdout.fnmatch_lines(
         [
             "*_ TestFragile.test_normalizer_total_and_deterministic _*",
@@ -290,6 +319,122 @@ def test_secret_in_debug_log_and_wrong_error_fail_the_contract(pytester):
     )
 
 
+def test_subject_in_a_log_line_fails_the_contract(pytester):
+    result = run_contract(
+        pytester,
+        """
+        log = logging.getLogger("toy_gossip")
+
+        class Gossip(ToyProvider):
+            def build_request(self, query, settings):
+                log.debug("asking about %s", query.subject)
+                return super().build_request(query, settings)
+
+        class Structured(ToyProvider):
+            def build_request(self, query, settings):
+                log.info("asking", extra={"who": query.subject})  # a JSON formatter shows it
+                return super().build_request(query, settings)
+
+        class TestGossip(ProviderContract):
+            provider = Gossip()
+            simulator_factory = ToySimulator
+            plugin = plugin_for(Gossip)
+            valid_queries = [{"subject": "someone", "token": TOY_TOKEN}]
+
+        class TestStructured(TestGossip):
+            provider = Structured()
+            plugin = plugin_for(Structured)
+        """,
+        "-k",
+        "personal_data_hidden and canary",
+    )
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ TestGossip.test_personal_data_hidden[[]canary] _*",
+            "E * log record toy_gossip shows the personal value 'kbsubj…d4a2' "
+            "(at <HERE>, maybe encoded): asking about <HERE>",
+            "*_ TestStructured.test_personal_data_hidden[[]canary] _*",
+            "E * log record toy_gossip shows the personal value *: asking",
+            "E *extra={'who': '<HERE>'}",
+        ],
+        consecutive=False,
+    )
+
+
+def test_subject_in_an_error_attribute_fails_the_contract(pytester):
+    result = run_contract(
+        pytester,
+        """
+        class Telltale(ToyProvider):
+            def fetch(self, query, settings, transport):
+                try:
+                    return super().fetch(query, settings, transport)
+                except kycbridge.KYCBridgeError as exc:
+                    exc.asked_about = query.subject  # past anything the core could scrub
+                    raise
+
+        class TestTelltale(ProviderContract):
+            provider = Telltale()
+            simulator_factory = ToySimulator
+            plugin = plugin_for(Telltale)
+            valid_queries = [{"subject": "someone", "token": TOY_TOKEN}]
+        """,
+        "-k",
+        "personal_data_hidden or not-found-foreign",
+    )
+    # canary: the simulator answers a report, no error to leak into
+    result.assert_outcomes(failed=2, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ TestTelltale.test_hostile_server[[]not-found-foreign] _*",
+            "E * not-found-foreign: the error shows the personal value 'kbsubj…d4a2' *",
+            "*_ TestTelltale.test_personal_data_hidden[[]refused] _*",
+            "E * the error shows the personal value 'kbsubj…d4a2' *'asked_about': '<HERE>'*",
+        ],
+        consecutive=False,
+    )
+
+
+def test_signing_once_per_call_or_elsewhere_fails_the_contract(pytester):
+    result = run_contract(
+        pytester,
+        """
+        from pathtoy import PathProvider, PathSimulator, SignOncePathProvider, pathtoy_plugin
+        from kycbridge.testing import FakeClock
+
+        class SignsElsewhere(PathProvider):
+            def sign(self, request, settings, now):
+                signed = super().sign(request, settings, now)
+                # the signature moved into the query: not the target that was signed
+                return attrs.evolve(signed, params={**signed.params, "sig": "x"})
+
+        class TestSignOnce(ProviderContract):
+            provider = SignOncePathProvider(FakeClock())
+            simulator_factory = PathSimulator
+            plugin = pathtoy_plugin
+            valid_queries = [{"user_id": "someone"}]
+
+        class TestSignsElsewhere(TestSignOnce):
+            provider = SignsElsewhere()
+        """,
+        "-k",
+        "signs_every_attempt or signed_bytes",
+    )
+    result.assert_outcomes(failed=2, passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ TestSignOnce.test_signs_every_attempt _*",
+            "E * both attempts carried the same headers although sign was given a time 90 s "
+            "later*",
+            "*_ TestSignsElsewhere.test_signed_bytes_are_sent _*",
+            "E * the server got the target '/pathtoy/resources/*?fields=status&sig=x', sign "
+            "was given '/pathtoy/resources/*?fields=status'",
+        ],
+        consecutive=False,
+    )
+
+
 def test_scenario_not_reaching_its_outcome_fails_the_contract(pytester):
     result = run_contract(
         pytester,
@@ -312,7 +457,7 @@ def test_scenario_not_reaching_its_outcome_fails_the_contract(pytester):
             error_cases = {"err-404": kycbridge.AuthenticationError}
         """,
         "-k",
-        "scenario or error_case",
+        "test_scenario or error_case",
     )
     result.assert_outcomes(failed=4)
     result.stdout.fnmatch_lines(
@@ -538,3 +683,94 @@ def test_reports_any_provider_name(report):
 def test_queries_are_valid_instances(query):
     assert isinstance(query, ToyQuery) and query.subject
     assert attrs.evolve(query) == query
+
+
+# -- canaries, the leak search, the fake clock ---------------------------------------------
+
+
+def test_canary_shapes_follow_the_valid_value():
+    uuid_canary = canary_candidates("aab2f4c8-0e4b-4d4f-9f31-3f6a1b2c3d4e", "kbtoken")[0]
+    assert uuid_canary == canary_uuid("kbtoken") and uuid_canary[14] == "4"
+    upper = canary_candidates("AAB2F4C8-0E4B-4D4F-9F31-3F6A1B2C3D4E", "kbtoken")[0]
+    assert upper == canary_uuid("kbtoken").upper()
+    assert canary_candidates("jane@sandbox.acme.test", "kbtoken")[:2] == [
+        "kbtoken@sandbox.acme.test",
+        "kbtoken@example.com",
+    ]
+    wallet = "0x52908400098527886E0F7030069857D2E4169EE7"
+    scrambled = canary_candidates(wallet, "kbtoken")[1]
+    assert scrambled.startswith("0x") and len(scrambled) == len(wallet) and scrambled != wallet
+    assert set(scrambled[2:]) <= set(wallet[2:])  # the same alphabet (hex here)
+
+
+@FAST
+@given(st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=12))
+def test_canary_candidates_never_repeat_the_original(original, token):
+    candidates = canary_candidates(original, token)
+    assert original not in candidates and len(set(candidates)) == len(candidates)
+
+
+@FAST
+@given(st.text(min_size=4, max_size=30), st.sampled_from(["plain", "path", "form", "json"]))
+def test_find_leaks_sees_every_spelling_in_any_case(value, spelling):
+    from urllib.parse import quote, quote_plus
+
+    shown = {
+        "plain": value,
+        "path": quote(value, safe="", errors="surrogatepass"),
+        "form": quote_plus(value, errors="surrogatepass"),
+        "json": json.dumps(value)[1:-1],
+    }[spelling]
+    shouted = "".join(c.upper() if c.isascii() else c for c in shown)  # case is ignored
+    text = f"GET /x/{shouted}/y"
+    assert find_leaks([value], [("line", text)]) == [(value, "line", text)]
+
+
+def test_find_leaks_ignores_short_values_and_masked_ones():
+    assert find_leaks(["abc"], [("t", "abc")]) == []
+    masked = "GET /v1/kyc/status?user_id=usr-a%E2%80%A6oved"
+    assert find_leaks(["usr-approved"], [("t", masked)]) == []
+
+
+def test_record_text_shows_extra_fields_and_tracebacks():
+    import logging
+
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.getLogger("x").makeRecord(
+            "x", logging.ERROR, "f.py", 1, "asked %s", ("a",), sys.exc_info(), extra={"who": "j"}
+        )
+    text = record_text(record)
+    assert text.startswith("asked a") and "ValueError: boom" in text and "'who': 'j'" in text
+
+
+def test_fake_clock_moves_only_when_slept():
+    clock = FakeClock(100.0)
+    assert clock() == 100.0
+    clock.sleep(90)
+    clock.sleep(0.5)
+    assert clock() == 190.5 and clock.slept == [90, 0.5]
+
+
+# -- docs/testing.md stays in step with the kit ----------------------------------------------
+
+TESTING_DOC = Path(__file__).resolve().parent.parent / "docs" / "testing.md"
+
+
+def test_testing_doc_shows_the_scaffolds_contract_test_and_every_attribute():
+    text = TESTING_DOC.read_text(encoding="utf-8")
+    template = "../kycbridge/scaffold_templates/query/test_contract.py.tmpl"
+    assert "```{literalinclude} " + template + "\n" in text
+    assert (TESTING_DOC.parent / template).is_file()
+    attributes = [
+        name
+        for name, kind in ProviderContract.__annotations__.items()
+        if "ClassVar" in str(kind) and not name.startswith("_")
+    ]
+    assert "canary_queries" in attributes and "signing_retry_after" in attributes
+    missing = [name for name in attributes if f"| `{name}` |" not in text]
+    assert not missing, f"docs/testing.md's table lacks {missing}"
+    tests = [name for name in dir(ProviderContract) if name.startswith("test_")]
+    missing = [name for name in tests if f"`{name}" not in text]
+    assert not missing, f"docs/testing.md does not describe {missing}"

@@ -22,15 +22,20 @@ from kycbridge.errors import (
     RequestRejected,
     SubjectNotFound,
 )
+from kycbridge.redact import mask
 from kycbridge.sandbox import SimRequest, SimResponse
 from kycbridge.transport import Response
 
 TOY_TOKEN = "toy-secret-token-0123456789"
 
 
+def _masked(value: object) -> str:
+    return repr(mask(value))
+
+
 @attrs.frozen
 class ToyQuery:
-    subject: str = attrs.field(validator=attrs.validators.min_len(1))
+    subject: str = attrs.field(validator=attrs.validators.min_len(1), repr=_masked)
     token: str | None = kycbridge.secret(default=None)
 
 
@@ -120,7 +125,8 @@ class ToySimulator:
             return SimResponse.json(401, {"code": 401, "message": "bad token"})
         subject = request.param("subject") or ""
         if subject.startswith("err-"):
-            return SimResponse.json(int(subject[4:]), {"code": subject, "message": "asked"})
+            code = int(subject[4:])  # the answer names no subject: an excerpt shows no one
+            return SimResponse.json(code, {"code": code, "message": "asked"})
         if subject == "junk":
             return SimResponse.json(200, {"nothing": "here"})
         script = self.scripts.get(subject, ["NEW"])

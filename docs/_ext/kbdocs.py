@@ -6,13 +6,21 @@ On ``builder-inited`` this writes, under ``docs/_generated/``:
 - ``transitions.md``: the expected transitions not drawn, and the anomalies, from
   :data:`kycbridge.TRANSITIONS`;
 - ``providers/<name>.md``: one page per installed provider, from the plugin's own data
-  (query and settings classes, env variables, mapping tables, simple or composite, the error
-  table, sandbox scenarios).
+  (query and settings classes and their "exactly one of" rules, env variables, mapping
+  tables, simple or composite, the error table, sandbox credentials, a command to try and
+  the scenarios);
+- ``providers/compare.md``: every provider side by side (:func:`compare_page`).
+
+Nothing here knows a provider: every word comes from what the plugins declare.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
+import re
+import shlex
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +28,7 @@ import attrs
 
 from kycbridge import ANY, FINAL_STATES, TRANSITIONS, CompositeStatusMap, KYCState
 from kycbridge.plugins import PluginRegistry
-from kycbridge.provider import env_name, is_secret
+from kycbridge.provider import HTTPStatusProvider, env_name, is_secret
 
 _S = KYCState
 
@@ -291,11 +299,25 @@ def transition_tables() -> str:
 
 
 def _type_name(tp: Any) -> str:
-    return str(getattr(tp, "__name__", tp)).replace("typing.", "").replace("|", "\\|")
+    return str(getattr(tp, "__name__", tp)).replace("typing.", "")
 
 
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def code(text: object) -> str:
+    """``text`` as inline Markdown code, safe in a table cell.
+
+    An empty text is shown as ``""`` (never an empty pair of backticks, which Markdown prints
+    literally); a text holding a backtick is shown escaped, not as code.
+    """
+    shown = _cell(text)
+    if not shown:
+        return '`""`'
+    if "`" in shown:
+        return shown.replace("`", "\\`")
+    return f"`{shown}`"
 
 
 def _cell_text(cell: object) -> str:
@@ -303,13 +325,61 @@ def _cell_text(cell: object) -> str:
         return "any"
     if isinstance(cell, bool):
         return "`true`" if cell else "`false`"
-    return f"`{_cell(cell)}`"
+    return code(cell)
+
+
+def _or(names: Iterable[str]) -> str:
+    """Names as code, joined: ``a or b``, ``a, b or c``."""
+    shown = [code(n) for n in names]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+_ROLE = re.compile(r":(?:py:)?[a-z]+:`(~?)\.?([^`<]+?)(?:\s*<[^>]+>)?`")
+_DOUBLE = re.compile(r"``(.+?)``")
+
+
+def _inline_rst(line: str) -> str:
+    """Sphinx roles and ``double backticks`` of a docstring line as Markdown inline code."""
+
+    def role(match: re.Match[str]) -> str:
+        target = match.group(2).strip()
+        return f"`{target.rsplit('.', 1)[-1] if match.group(1) else target}`"
+
+    return _DOUBLE.sub(r"`\1`", _ROLE.sub(role, line))
+
+
+def docstring_markdown(doc: str | None) -> list[str]:
+    """A class docstring (reST as written in this project) as Markdown lines.
+
+    Dedented (:func:`inspect.cleandoc`: an indented line would be a code block), roles and
+    double backticks made single, doctest examples fenced as ``pycon`` (with tildes: the
+    generated pages hold no two backticks in a row).
+    """
+    out: list[str] = []
+    in_example = False
+    for line in inspect.cleandoc(doc or "").splitlines():
+        text = line.strip()
+        if text.startswith(">>>") and not in_example:
+            out.append("~~~pycon")
+            in_example = True
+        if in_example:
+            if text:
+                out.append(text)
+                continue
+            out.append("~~~")
+            in_example = False
+        out.append(_inline_rst(line))
+    if in_example:
+        out.append("~~~")
+    while out and not out[-1].strip():
+        out.pop()
+    return [*out, ""] if out else []
 
 
 def mapping_table(status_map: Any) -> list[str]:
     """A ``StatusMap`` or ``CompositeStatusMap`` as Markdown table lines, row by row."""
     if isinstance(status_map, CompositeStatusMap):
-        fields = [f"`{_cell(f)}`" for f in status_map.fields]
+        fields = [code(f) for f in status_map.fields]
         out = ["| " + " | ".join([*fields, "state"]) + " |"]
         out.append("|" + "---|" * (len(fields) + 1))
         for cells, state in status_map.rows():
@@ -323,39 +393,231 @@ def mapping_table(status_map: Any) -> list[str]:
         return out
     out = ["| provider word | state |", "|---|---|"]
     for word, state in status_map.rows():
-        out.append(f"| `{_cell(word)}` | `{state.value}` |")
+        out.append(f"| {code(word)} | `{state.value}` |")
     return [*out, "", "Any other word: `unknown`, with the word kept in `raw_status`.", ""]
 
 
-def provider_page(name: str, info: Any, simulator: Any | None) -> str:
-    """One provider's page: query, settings, env, mapping, scenarios."""
-    provider = info.provider
-    out = [f"# {name}", ""]
-    doc = (provider.__class__.__doc__ or "").strip()
-    if doc:
-        out += [doc, ""]
-    out += [f"Distribution: `{info.distribution}` {info.version or ''}", ""]
-    if getattr(provider, "rate_limit", None):
-        out += [f"Rate limit enforced across threads: {provider.rate_limit:g} requests/s.", ""]
-    out += ["## Query fields", "", "| field | type | required | secret | env |"]
+def credentials_line(provider: Any) -> list[str]:
+    """The "Credentials" line of a provider page, from its ``credential_info`` (if declared)."""
+    info = getattr(provider, "credential_info", None)
+    if info is None:
+        return []
+    needs = " or ".join(f"`{n}`" for n in info.static) or "none"
+    line = f"**Credentials**: {needs}"
+    if info.exchanged_from:
+        given = " and ".join(f"`{n}`" for n in info.exchanged_from)
+        line += (
+            f"; or {given}, from which it obtains {_cell(info.obtains) or 'a token'} itself, "
+            "cached and refreshed ([Credentials](../../credentials.md))"
+        )
+    return [line + ". A secret may also come from a file: `KYCBRIDGE_<P>_<SETTING>_FILE`.", ""]
+
+
+def one_of_groups(query_type: type[Any]) -> tuple[tuple[str, ...], ...]:
+    """The query class's ``one_of`` rules: groups of fields of which exactly one is given.
+
+    A plugin declares them as a class attribute, ``one_of = (("email", "wallet"),)``; the
+    class's own validation enforces them. A group naming a field the class does not have, or
+    fewer than two fields, is an error (the docs build fails rather than print a wrong rule).
+    """
+    groups = tuple(tuple(group) for group in getattr(query_type, "one_of", ()))
+    names = {f.name for f in attrs.fields(query_type)}
+    for group in groups:
+        if len(group) < 2 or not set(group) <= names:
+            raise ValueError(f"{query_type.__name__}.one_of: bad group {group!r}")
+    return groups
+
+
+def query_section(name: str, query_type: type[Any]) -> list[str]:
+    """The query fields table and the "exactly one of" rules under it."""
+    attrs.resolve_types(query_type)
+    groups = one_of_groups(query_type)
+    in_group = {field for group in groups for field in group}
+    out = ["## Query fields", "", "| field | type | required | secret | env |"]
     out += ["|---|---|---|---|---|"]
-    attrs.resolve_types(provider.query_type)
-    for f in attrs.fields(provider.query_type):
-        required = "yes" if f.default is attrs.NOTHING else "no"
-        env = f"`{env_name(name, f.name)}`" if is_secret(f) else ""
+    for f in attrs.fields(query_type):
+        if f.name in in_group:
+            required = "one of"
+        else:
+            required = "yes" if f.default is attrs.NOTHING else "no"
+        env = code(env_name(name, f.name)) if is_secret(f) else "-"
         out.append(
-            f"| `{f.name}` | `{_type_name(f.type)}` | {required} | "
+            f"| {code(f.name)} | {code(_type_name(f.type))} | {required} | "
             f"{'yes' if is_secret(f) else 'no'} | {env} |"
         )
-    out += ["", "## Settings", "", "| setting | type | default | env |", "|---|---|---|---|"]
-    attrs.resolve_types(provider.settings_type)
-    for f in attrs.fields(provider.settings_type):
+    out.append("")
+    for group in groups:
+        out += [
+            f"Give **exactly one of** {_or(group)}: neither or both is an invalid query "
+            "(`InvalidQuery`, exit 2), refused before anything is sent.",
+            "",
+        ]
+    return out
+
+
+def settings_section(name: str, settings_type: type[Any]) -> list[str]:
+    """The settings table: type, default (a secret's never shown), env variable."""
+    out = ["## Settings", "", "| setting | type | default | env |", "|---|---|---|---|"]
+    attrs.resolve_types(settings_type)
+    for f in attrs.fields(settings_type):
         default = "(secret)" if is_secret(f) else repr(f.default)
         out.append(
-            f"| `{f.name}` | `{_type_name(f.type)}` | `{_cell(default)}` | "
-            f"`{env_name(name, f.name)}` |"
+            f"| {code(f.name)} | {code(_type_name(f.type))} | {code(default)} | "
+            f"{code(env_name(name, f.name))} |"
         )
-    out += ["", "## Mapping", ""]
+    return [*out, ""]
+
+
+SANDBOX_PORT = 8700
+"""The port the generated sandbox commands use (``kycbridge sandbox --port 8700``)."""
+
+
+def demo_scenario(simulator: Any) -> Any | None:
+    """The scenario a provider page shows a command for: the first ``demo=True`` one."""
+    for scenario in simulator.scenarios:
+        if scenario.demo:
+            return scenario
+    return None
+
+
+def sandbox_credentials(name: str, provider: Any, simulator: Any) -> dict[str, tuple[str, str]]:
+    """What authenticates against the simulator: ``{field: (value, env variable)}``.
+
+    The simulator's ``settings`` and the secret query fields of its demo scenario (a
+    per-user token); sandbox values only, worthless anywhere else.
+    """
+    found = {key: (str(value), env_name(name, key)) for key, value in simulator.settings.items()}
+    scenario = demo_scenario(simulator)
+    if scenario is not None:
+        secret_fields = {f.name for f in attrs.fields(provider.query_type) if is_secret(f)}
+        for key, value in scenario.query.items():
+            if key in secret_fields:
+                found[key] = (str(value), env_name(name, key))
+    return found
+
+
+def sandbox_commands(
+    name: str, provider: Any, simulator: Any, *, port: int = SANDBOX_PORT
+) -> list[str]:
+    """Shell lines: start the sandbox, export the credentials, ask once, then watch.
+
+    Secrets (secret settings and query fields) go in env variables, as the CLI recommends;
+    the other fields and settings as ``-p`` and ``-s``. Empty when there is no demo scenario.
+    """
+    scenario = demo_scenario(simulator)
+    if scenario is None:
+        return []
+    secrets = sandbox_credentials(name, provider, simulator)
+    secret_settings = {f.name for f in attrs.fields(provider.settings_type) if is_secret(f)}
+    args: list[str] = []
+    for key, value in scenario.query.items():
+        if key not in secrets:
+            args += ["-p", f"{key}={value}"]
+    for key, value in simulator.settings.items():
+        if key not in secret_settings:
+            args += ["-s", f"{key}={value}"]
+    args += ["--base-url", f"http://127.0.0.1:{port}/{name}"]
+    lines = [f"kycbridge sandbox --port {port} &"]
+    lines += [f"export {env}={shlex.quote(value)}" for value, env in secrets.values()]
+    joined = " ".join(shlex.quote(a) for a in args)
+    lines.append(f"kycbridge status {name} {joined}")
+    until = ""
+    if scenario.outcome in {s.value for s in KYCState} and (
+        KYCState(scenario.outcome) not in FINAL_STATES
+    ):
+        until = f" --until {scenario.outcome}"
+    lines.append(f"kycbridge watch {name} {joined}{until} --interval 0.5")
+    return lines
+
+
+def sandbox_section(name: str, provider: Any, simulator: Any) -> list[str]:
+    """Sandbox credentials, a command to try, and every scenario."""
+    out = ["## Sandbox", ""]
+    creds = sandbox_credentials(name, provider, simulator)
+    if creds:
+        out += [
+            "The simulator's credentials (they work only against `kycbridge sandbox`):",
+            "",
+            "| field | sandbox value | env |",
+            "|---|---|---|",
+        ]
+        out += [f"| {code(k)} | {code(v)} | {code(env)} |" for k, (v, env) in creds.items()]
+        out.append("")
+    else:
+        out += ["The simulator needs no credentials.", ""]
+    scenario = demo_scenario(simulator)
+    lines = sandbox_commands(name, provider, simulator)
+    if scenario is not None and lines:
+        played = " → ".join(code(p) for p in scenario.played)
+        out += [
+            f"Try it: the subject {code(scenario.subject)} plays {played or 'one answer'}, "
+            "one step per call (the last repeats), and ends "
+            f"{code(scenario.outcome or 'unknown')}. Ask once, then watch it to the end:",
+            "",
+            "~~~sh",
+            *lines,
+            "~~~",
+            "",
+        ]
+    out += [
+        "### Scenarios",
+        "",
+        "The subject chooses the scenario.",
+        "",
+        "| subject | what it plays | outcome |",
+        "|---|---|---|",
+    ]
+    for sc in simulator.scenarios:
+        played_text = " → ".join(map(str, sc.played))
+        out.append(
+            f"| {code(sc.subject)} | {_cell(sc.description)}"
+            f"{' (' + _cell(played_text) + ')' if played_text else ''} | "
+            f"{_cell(sc.outcome or '-')} |"
+        )
+    return [*out, ""]
+
+
+def webhooks_line(handler: Any | None) -> str:
+    """The page's "Webhooks" line, from the registered handler (``None``: there is none).
+
+    The scheme is the handler's ``scheme`` attribute, else its class docstring's first line.
+    """
+    if handler is None:
+        return "Webhooks: not documented by the provider."
+    scheme = getattr(handler, "scheme", None) or (type(handler).__doc__ or "").strip()
+    scheme = scheme.splitlines()[0].rstrip(".") if scheme else "verified deliveries"
+    tolerance = getattr(handler, "tolerance", None)
+    signed = (
+        f"; signed time within {tolerance:g} s" if tolerance else "; no signed time (replays "
+        "caught by event id)"
+    )
+    return (
+        f"Webhooks: yes, signature scheme: {_cell(scheme)}{signed}. Receive them at "
+        f"`/webhooks/{name_of(handler)}` ([Webhooks](../../webhooks.md))."
+    )
+
+
+def name_of(handler: Any) -> str:
+    """A handler's provider name."""
+    return str(getattr(handler, "name", ""))
+
+
+def provider_page(
+    name: str, info: Any, simulator: Any | None, webhooks: Any | None = None
+) -> str:
+    """One provider's page: query, settings, env, webhooks, mapping, errors, sandbox."""
+    provider = info.provider
+    out = [f"# {name}", ""]
+    out += docstring_markdown(provider.__class__.__doc__)
+    out += [f"Distribution: `{info.distribution}`" + (f" {info.version}" if info.version else "")]
+    out.append("")
+    if getattr(provider, "rate_limit", None):
+        out += [f"Rate limit enforced across threads: {provider.rate_limit:g} requests/s.", ""]
+    out += credentials_line(provider)
+    out += [webhooks_line(webhooks), ""]
+    out += query_section(name, provider.query_type)
+    out += settings_section(name, provider.settings_type)
+    out += ["## Mapping", ""]
     out += mapping_table(provider.status_map)
     composite = getattr(provider, "composite_map", None)
     if isinstance(composite, CompositeStatusMap) and composite is not provider.status_map:
@@ -375,21 +637,137 @@ def provider_page(name: str, info: Any, simulator: Any | None) -> str:
             "",
         ]
     if simulator is not None:
+        out += sandbox_section(name, provider, simulator)
+    out.append("See all providers side by side in [the comparison](compare.md).")
+    return "\n".join(out) + "\n"
+
+
+def subject_text(query_type: type[Any]) -> str:
+    """What identifies a subject: the required fields, "one of" groups, optional extras."""
+    groups = one_of_groups(query_type)
+    in_group = {field for group in groups for field in group}
+    fields = [f for f in attrs.fields(query_type) if not is_secret(f) and f.name not in in_group]
+    parts = [code(f.name) for f in fields if f.default is attrs.NOTHING]
+    parts += [f"one of {_or(group)}" for group in groups]
+    optional = [f.name for f in fields if f.default is not attrs.NOTHING]
+    text = " and ".join(parts) or "-"
+    return text + (f" (optional: {', '.join(map(code, optional))})" if optional else "")
+
+
+def auth_headers(provider: Any, simulator: Any | None) -> list[str]:
+    """The secret headers a request carries, as sent: built for the sandbox's demo subject.
+
+    Empty when the provider builds no :class:`~kycbridge.Request` or has no demo scenario.
+    """
+    scenario = demo_scenario(simulator) if simulator is not None else None
+    if scenario is None or not hasattr(provider, "build_request"):
+        return []
+    settings = provider.settings_type(**simulator.settings)
+    request = provider.build_request(provider.query_type(**scenario.query), settings)
+    return [h for h in request.headers if h.lower() in request.secret_headers]
+
+
+def auth_text(name: str, provider: Any, simulator: Any | None) -> str:
+    """Which secrets authenticate, where they come from, and how they are sent."""
+    secrets = [
+        f"{code(f.name)} ({kind})"
+        for cls, kind in ((provider.settings_type, "setting"), (provider.query_type, "query"))
+        for f in attrs.fields(cls)
+        if is_secret(f)
+    ]
+    text = ", ".join(secrets) or "none"
+    headers = auth_headers(provider, simulator)
+    if headers:
+        text += "; sent as " + ", ".join(map(code, headers))
+    sign = getattr(type(provider), "sign", None)
+    if sign is not None and sign is not HTTPStatusProvider.sign:
+        text += "; signed per request"
+    return text
+
+
+def rate_text(provider: Any) -> str:
+    """The rate limit the bridge enforces for the provider."""
+    rate = getattr(provider, "rate_limit", None)
+    if not rate:
+        return "none declared"
+    per_minute = rate * 60
+    if rate != round(rate) and abs(per_minute - round(per_minute)) < 1e-6:
+        return f"{round(per_minute)}/min"
+    return f"{rate:.3g}/s"
+
+
+def webhook_text(handler: Any | None) -> str:
+    """Whether deliveries are received, and the signature scheme where the handler says it."""
+    if handler is None:
+        return "no"
+    scheme = getattr(handler, "scheme", None)
+    return f"yes: {_cell(scheme)}" if scheme else "yes"
+
+
+def words_by_state(
+    status_maps: Mapping[str, Any],
+) -> dict[KYCState, dict[str, list[str]]]:
+    """For each state, each provider's words that mean it (in the map's own order)."""
+    table: dict[KYCState, dict[str, list[str]]] = {
+        s: {n: [] for n in status_maps} for s in KYCState
+    }
+    for name, status_map in status_maps.items():
+        for word, state in status_map.rows():
+            table[state][name].append(word)
+    return table
+
+
+def compare_page(infos: list[Any], sims: Mapping[str, Any], webhooks: Mapping[str, Any]) -> str:
+    """Every installed provider side by side, from their own data."""
+    out = [
+        "# Providers compared",
+        "",
+        "Generated from each installed plugin's own data: the query class (what identifies a "
+        "subject), secret fields and the headers a request carries, the declared rate "
+        "limit, the registered webhook handlers and the status maps.",
+        "",
+        "| provider | identifies a subject | authentication | rate limit | webhooks |",
+        "|---|---|---|---|---|",
+    ]
+    for info in infos:
+        provider = info.provider
+        out.append(
+            f"| [{info.name}]({info.name}.md) | {subject_text(provider.query_type)} | "
+            f"{auth_text(info.name, provider, sims.get(info.name))} | {rate_text(provider)} | "
+            f"{webhook_text(webhooks.get(info.name))} |"
+        )
+    out += [
+        "",
+        "Secrets come from env `KYCBRIDGE_<PROVIDER>_<FIELD>` or settings and are never shown. "
+        "The rate limit holds across threads of one bridge; see "
+        "[Webhooks](../../webhooks.md) for the receiver.",
+        "",
+        "## Words and states",
+        "",
+        "Each provider's own words, by the state they normalize to; any other word is "
+        "`unknown`, with the word kept in `raw_status`. A final state ends a watch.",
+        "",
+    ]
+    names = [info.name for info in infos]
+    out.append("| state | " + " | ".join(f"[{n}]({n}.md)" for n in names) + " |")
+    out.append("|---|" + "---|" * len(names))
+    table = words_by_state({info.name: info.provider.status_map for info in infos})
+    for state, words in table.items():
+        cells = [", ".join(map(code, words[n])) or "-" for n in names]
+        final = " (final)" if state in FINAL_STATES else ""
+        out.append(f"| `{state.value}`{final} | " + " | ".join(cells) + " |")
+    combined = [
+        info.name
+        for info in infos
+        if isinstance(getattr(info.provider, "composite_map", None), CompositeStatusMap)
+    ]
+    if combined:
         out += [
-            "## Sandbox scenarios",
             "",
-            "Start the sandbox with `kycbridge sandbox`; the subject chooses the scenario.",
-            "",
-            "| subject | what it plays | outcome |",
-            "|---|---|---|",
+            "Some providers decide on several fields together, not on one word: "
+            + ", ".join(f"[{n}]({n}.md#combined-fields)" for n in combined)
+            + " (the table there wins over the words above).",
         ]
-        for sc in simulator.scenarios:
-            played = " → ".join(map(str, sc.played))
-            out.append(
-                f"| `{_cell(sc.subject)}` | {_cell(sc.description)}"
-                f"{' (' + _cell(played) + ')' if played else ''} | {_cell(sc.outcome or '')} |"
-            )
-        out.append("")
     return "\n".join(out) + "\n"
 
 
@@ -401,13 +779,24 @@ def generate(docs: Path) -> None:
     (target / "transitions.md").write_text(transition_tables())
     registry = PluginRegistry()
     sims = {s.name: s.simulator for s in registry.simulators()}
-    names = []
-    for info in registry.providers():
-        names.append(info.name)
-        page = provider_page(info.name, info, sims.get(info.name))
+    infos = list(registry.providers())
+    webhooks = {handler.name: handler for handler in registry.webhooks()}
+    for info in infos:
+        page = provider_page(
+            info.name, info, sims.get(info.name), webhooks.get(info.name)
+        )
         (target / "providers" / f"{info.name}.md").write_text(page)
-    index = ["# Providers", "", "Generated from each installed plugin's own data.", ""]
-    index += ["```{toctree}", ":maxdepth: 1", ""] + [f"{n}" for n in names] + ["```", ""]
+    (target / "providers" / "compare.md").write_text(compare_page(infos, sims, webhooks))
+    index = [
+        "# Providers",
+        "",
+        "Generated from each installed plugin's own data. [All providers side by side]"
+        "(compare.md): what identifies a subject, authentication, rate limits, webhooks and "
+        "every provider word with its state.",
+        "",
+    ]
+    index += ["~~~{toctree}", ":maxdepth: 1", "", "compare"]
+    index += [info.name for info in infos] + ["~~~", ""]
     (target / "providers" / "index.md").write_text("\n".join(index))
 
 

@@ -16,6 +16,7 @@ the CLI.
 ``cli/scaffold.py``      ``kycbridge new-provider``
 ``tracking/cli.py``      ``kycbridge track ...`` (:mod:`kycbridge.tracking`)
 ``webhooks/cli.py``      ``kycbridge webhooks serve|verify`` (:mod:`kycbridge.webhooks`)
+``serve/cli.py``         ``kycbridge serve`` (:mod:`kycbridge.serve`)
 ``cli/options.py``       the parser class, argument types, the call options
 ``cli/output.py``        report lines (``describe``), JSON lines, the live line
 =======================  ====================================================
@@ -55,6 +56,7 @@ from .._version import __version__
 from ..bridge import Bridge
 from ..errors import KYCBridgeError
 from ..exitcodes import MEANINGS, ExitCode
+from ..serve import cli as serve_cli
 from ..terminal import ERROR_LINE_LIMIT, safe_text
 from ..tracking import cli as tracking_cli
 from ..webhooks import cli as webhooks_cli
@@ -122,6 +124,7 @@ COMMAND_GROUPS: list[CommandGroup] = [
     CommandGroup(scaffold.add_parser, run=scaffold.run),
     CommandGroup(tracking_cli.add_parser, run=tracking_cli.run),
     CommandGroup(webhooks_cli.add_parser, run_with_bridge=_webhooks_run),
+    CommandGroup(serve_cli.add_parser, run_with_bridge=serve_cli.run),
 ]
 """Every command group, in ``--help`` order. Add a new group here (see the module docs)."""
 

@@ -10,9 +10,14 @@ Three parts, each importable on its own:
     honour (needs Hypothesis: install ``kycbridge[testing]``).
 :mod:`kycbridge.testing.strategies`
     Hypothesis strategies for states, raw words, JSON payloads, reports and queries.
+:class:`kycbridge.testing.CredentialContract`
+    checks of a provider that obtains short-lived tokens itself
+    (:mod:`kycbridge.testing.credentials`).
 :class:`kycbridge.testing.WebhookContract`
     a base test class a provider with webhooks subclasses to run the webhook contract
     (:mod:`kycbridge.testing.webhooks`; needs Hypothesis).
+:class:`kycbridge.testing.FakeClock`
+    a clock moved only by its ``sleep``, for signatures and waits without real time.
 
 Importing this package imports neither Hypothesis nor the contracts: ``ProviderContract``,
 ``WebhookContract`` and ``strategies`` are loaded on first use.
@@ -23,15 +28,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from kycbridge.testing.clock import FakeClock
 from kycbridge.transport import Transport
 
 if TYPE_CHECKING:
     from . import strategies
     from .contract import ProviderContract
+    from .credentials import CredentialContract
     from .webhooks import WebhookContract
 
 __all__ = [
     "FAST_TRANSPORT",
+    "CredentialContract",
+    "FakeClock",
     "ProviderContract",
     "WebhookContract",
     "fast_transport",
@@ -57,6 +66,8 @@ def __getattr__(name: str) -> Any:
     """Load ``ProviderContract`` and ``strategies`` (which import Hypothesis) on first use."""
     if name == "ProviderContract":
         return importlib.import_module(".contract", __name__).ProviderContract
+    if name == "CredentialContract":
+        return importlib.import_module(".credentials", __name__).CredentialContract
     if name == "WebhookContract":
         return importlib.import_module(".webhooks", __name__).WebhookContract
     if name == "strategies":

@@ -23,6 +23,7 @@ import importlib.metadata
 import json
 import logging
 import re
+import socket
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -36,15 +37,24 @@ from hypothesis import strategies as st
 from kycbridge import hookspecs
 from kycbridge.errors import AuthenticationError, InvalidQuery, KYCBridgeError
 from kycbridge.plugins import PluginRegistry
-from kycbridge.provider import KYCStatusProvider, build_query, is_secret, load_settings
+from kycbridge.provider import (
+    HTTPStatusProvider,
+    KYCStatusProvider,
+    build_query,
+    is_secret,
+    load_settings,
+)
 from kycbridge.ratelimit import RateLimiter
+from kycbridge.redact import mask
 from kycbridge.report import StatusReport, report_from_dict, report_to_dict
-from kycbridge.sandbox import Sandbox, Scenario, Simulator
+from kycbridge.sandbox import Replay, Sandbox, Scenario, SimResponse, Simulator
 from kycbridge.states import KYCState
 from kycbridge.testing import FAST_TRANSPORT, fast_transport
+from kycbridge.testing.canary import canary_candidates, find_leaks, record_text
+from kycbridge.testing.clock import FakeClock
 from kycbridge.testing.hostile import BEHAVIOURS, HostileServer, gzip_bomb
 from kycbridge.testing.strategies import json_values, payloads, raw_words
-from kycbridge.transport import Transport
+from kycbridge.transport import IDEMPOTENT_METHODS, Request, Transport
 
 __all__ = ["ErrorCase", "ProviderContract", "error_kinds"]
 
@@ -145,6 +155,45 @@ def _exception_texts(exc: BaseException) -> list[str]:
     return texts
 
 
+def _labelled(where: str, texts: list[str]) -> list[tuple[str, str]]:
+    return [(where, text) for text in texts]
+
+
+def signs_per_attempt(provider: object) -> bool:
+    """Whether ``provider``'s class overrides ``HTTPStatusProvider.sign`` (signs per attempt)."""
+    sign = getattr(type(provider), "sign", None)
+    return callable(sign) and sign is not HTTPStatusProvider.sign
+
+
+_SIGNING_TESTS = ("test_signs_every_attempt", "test_signed_bytes_are_sent")
+"""The contract's tests that exist only for providers that sign (:func:`signs_per_attempt`)."""
+
+
+class _ClosedPort:
+    """A loopback TCP port bound but not listening: connecting to it is refused.
+
+    Bound for as long as the context lasts, so no other process can take it meanwhile.
+    """
+
+    def __enter__(self) -> int:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        port: int = self._sock.getsockname()[1]
+        return port
+
+    def __exit__(self, *exc: object) -> None:
+        self._sock.close()
+
+
+@attrs.define
+class _Signed:
+    """One call of a provider's ``sign``: what it was given, the time, what it returned."""
+
+    given: Request
+    now: float
+    returned: Request
+
+
 @attrs.define
 class _Env:
     """What one contract class shares between its tests: the sandbox and a rate limiter."""
@@ -219,6 +268,24 @@ class ProviderContract:
     """Seconds a call against the hostile server may take at most (its drips last 120 s)."""
     skip_hostile: ClassVar[Mapping[str, str]] = {}
     """Hostile behaviour -> why the hostile test is skipped for it."""
+    canary_subject: ClassVar[str] = "kbsubject7c3e91d4a2"
+    """The made-up personal value put in every personal query field (see
+    :attr:`canary_queries`), then searched for in logs, errors and reprs. A field whose
+    validation refuses it gets a value shaped after the valid one: a UUID for a UUID,
+    ``canary_subject@<domain>`` for an email, else the valid value's characters redrawn."""
+    canary_queries: ClassVar[Sequence[Mapping[str, Any]] | None] = None
+    """Query fields whose personal fields hold made-up values, for the personal-data checks.
+    Default: each of :attr:`valid_queries` with every personal field (the one
+    ``provider.subject`` returns, and those whose values the request marks personal)
+    replaced by a canary derived from :attr:`canary_subject`. Set it when validation is too
+    strict for that (a checksum)."""
+    signing_retry_after: ClassVar[int] = 90
+    """For a signing provider: the ``Retry-After`` seconds of the 429 answered before the
+    retry whose fresh signature is checked. The transport's ``sleep`` is a
+    :class:`~kycbridge.testing.FakeClock`'s: no real time passes."""
+    signing_clock_start: ClassVar[float] = 1_800_000_000.0
+    """For a signing provider: the fake time (seconds since the epoch) its ``now()`` gives
+    at the first attempt."""
 
     _kycbridge_scenarios: ClassVar[list[Scenario] | None] = None
     _env: _Env
@@ -228,6 +295,12 @@ class ProviderContract:
         super().__init_subclass__(**kwargs)
         if "__test__" not in cls.__dict__:
             cls.__test__ = True
+        # The signing checks exist only for a provider that signs: no test, rather than a
+        # skipped one, for all the others.
+        signing = signs_per_attempt(getattr(cls, "provider", None))
+        for name in _SIGNING_TESTS:
+            if name not in cls.__dict__:  # a subclass's own version stays
+                setattr(cls, name, getattr(ProviderContract, name) if signing else None)
 
     # -- plumbing ------------------------------------------------------------------------
     @classmethod
@@ -277,6 +350,12 @@ class ProviderContract:
             )
         if "kycbridge_hostile_case" in metafunc.fixturenames:
             metafunc.parametrize("kycbridge_hostile_case", BEHAVIOURS)
+        if "kycbridge_privacy_case" in metafunc.fixturenames:
+            scenarios = [s for s in self._scenarios() if s.subject not in self.skip_scenarios]
+            privacy: list[tuple[str, Scenario | None]] = [("canary", None), ("refused", None)]
+            privacy += [("scenario", s) for s in scenarios]
+            names = ["canary", "refused", *(f"scenario-{s.subject}" for s in scenarios)]
+            metafunc.parametrize("kycbridge_privacy_case", privacy, ids=names)
         if "kycbridge_error_case" in metafunc.fixturenames:
             cases = self._error_cases()
             ids = [c[0] if isinstance(c[0], str) else f"query{i}" for i, c in enumerate(cases)]
@@ -395,6 +474,94 @@ class ProviderContract:
         except InvalidQuery as exc:
             message = f"settings with canary_secret in their secret fields are invalid: {exc}"
         pytest.fail(f"{message}; set canary_secret to a value the validators accept")
+
+    def _personal(self, fields: Mapping[str, Any]) -> tuple[list[str], set[str]]:
+        """The personal fields of ``fields`` and the personal values a call with them carries.
+
+        Personal: what ``provider.subject`` returns and what the provider's request (from its
+        ``build_request``, when it has one) marks personal, in the path or the query.
+        """
+        query = self.query(fields)
+        values: set[str] = set()
+        subject = self.provider.subject(query)
+        if isinstance(subject, str) and subject:
+            values.add(subject)
+        build = getattr(self.provider, "build_request", None)
+        if callable(build):
+            try:
+                request = build(query, self.settings())
+            except Exception as exc:
+                pytest.fail(f"build_request({query!r}) raised {type(exc).__name__}: {exc}")
+            if isinstance(request, Request):
+                values.update(request.personal_values())
+        lowered = [v.lower() for v in values]
+        secrets = set(_secret_fields(self.provider.query_type))
+        names = [
+            name
+            for name, value in fields.items()
+            if name not in secrets
+            and isinstance(value, str)
+            and value
+            and any(value.lower() == v or (len(value) >= 3 and value.lower() in v) for v in lowered)
+        ]
+        values.update(str(fields[name]) for name in names)
+        return names, values
+
+    def _canary_fields(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """``fields`` with each personal field replaced by a canary its validation accepts."""
+        names, _ = self._personal(fields)
+        canaried = dict(fields)
+        for i, name in enumerate(names):
+            token = self.canary_subject if i == 0 else f"{self.canary_subject}{i}"
+            for candidate in canary_candidates(str(fields[name]), token):
+                try:
+                    self.query({**canaried, name: candidate})
+                except InvalidQuery:
+                    continue
+                canaried[name] = candidate
+                break
+            else:
+                pytest.fail(
+                    f"no canary for the personal query field {name!r} passes its validation; "
+                    "set canary_queries (query fields with made-up personal values)"
+                )
+        return canaried
+
+    def _canary_queries(self) -> list[dict[str, Any]]:
+        """Query fields with made-up personal values (:attr:`canary_queries`)."""
+        if self.canary_queries is not None:
+            chosen = [dict(fields) for fields in self.canary_queries]
+        else:
+            chosen = [self._canary_fields(fields) for fields in self._valid()]
+        assert chosen, "canary_queries is empty"
+        return chosen
+
+    def _needles(self, fields: Mapping[str, Any]) -> set[str]:
+        _, values = self._personal(fields)
+        assert values, (
+            f"a query of {sorted(fields)} names no one: provider.subject() gives None and its "
+            "request marks no parameter personal (Request.personal_params), so kycbridge cannot "
+            "keep whom it is about out of logs"
+        )
+        return values
+
+    def _assert_hidden(
+        self, values: set[str], texts: list[tuple[str, str]], what: str, *, kind: str = "personal"
+    ) -> None:
+        leaks = find_leaks(values, texts)
+        if leaks:
+            value, where, text = leaks[0]
+            shown = text
+            for form in {value, value.lower(), value.upper()}:
+                shown = shown.replace(form, "<HERE>")
+            pytest.fail(
+                f"{what}: {where} shows the {kind} value {mask(value)!r} "
+                f"(at <HERE>, maybe encoded): {shown[:400]}"
+            )
+
+    @staticmethod
+    def _log_texts(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+        return [(f"log record {r.name}", record_text(r)) for r in caplog.records]
 
     # -- the contract --------------------------------------------------------------------
     def test_registration(self) -> None:
@@ -663,7 +830,9 @@ class ProviderContract:
                 shown += "".join(traceback.format_exception(*record.exc_info))
             assert canary not in shown, f"log record {record.name} shows the secret: {shown}"
 
-    def test_hostile_server(self, kycbridge_hostile_case: str) -> None:
+    def test_hostile_server(
+        self, kycbridge_hostile_case: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
         """Pointed at a hostile server, fetch ends in a report or a typed error in time.
 
         Each behaviour of :mod:`kycbridge.testing.hostile` (drips, silence, gzip bombs,
@@ -671,7 +840,9 @@ class ProviderContract:
         endless Retry-After) is met with every secret set to :attr:`canary_secret` and a
         :attr:`hostile_deadline`: the call must return a report or raise a
         :class:`~kycbridge.KYCBridgeError` within :attr:`hostile_bound` seconds, never another
-        exception, with no error showing the secret, and never follow a redirect.
+        exception, and never follow a redirect. The query is the first of
+        :attr:`canary_queries`: neither the secret nor a personal value may show in the
+        error or in any log record (DEBUG).
         """
         behaviour = kycbridge_hostile_case
         if behaviour in self.skip_hostile:
@@ -686,7 +857,11 @@ class ProviderContract:
             settings = self.settings(**canaries, base_url=hostile.url(behaviour))
         except InvalidQuery as exc:
             pytest.fail(f"settings with a hostile base_url are invalid: {exc}")
-        query = self._canary_query(self._valid()[0])
+        fields = self._canary_queries()[0]
+        personal = self._needles(fields)
+        query = self._canary_query(fields)
+        caplog.set_level(logging.DEBUG)
+        caplog.set_level(logging.DEBUG, logger="kycbridge")
         if self._env.limiter is not None:
             self._env.limiter.acquire()
         started = time.monotonic()
@@ -703,12 +878,199 @@ class ProviderContract:
             )
         elapsed = time.monotonic() - started
         assert elapsed < self.hostile_bound, f"{behaviour}: the call took {elapsed:.1f} s"
+        texts = self._log_texts(caplog)
         if error is not None:
             leaks = [t for t in _exception_texts(error) if self.canary_secret in t]
             assert not leaks, f"{behaviour}: the error shows the secret: {leaks[0][:300]}"
             assert error.provider == self.provider.name, f"{error!r} does not name the provider"
+            texts += _labelled("the error", _exception_texts(error))
         else:
             # (a report keeps what the server said, even a secret it echoed: not checked)
             assert isinstance(report, StatusReport), f"{behaviour}: fetch returned a {report!r:.80}"
+        self._assert_hidden({self.canary_secret}, texts, behaviour, kind="secret")
+        self._assert_hidden(personal, texts, behaviour)
         followed = [r.path for r in hostile.requests if r.port == hostile.other]
         assert not followed, f"{behaviour}: a redirect was followed to {followed}"
+
+    def test_personal_data_hidden(
+        self, kycbridge_privacy_case: tuple[str, Scenario | None], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Whom a query is about shows in no log line (DEBUG), error, or repr.
+
+        Cases: ``canary`` (each of :attr:`canary_queries` asked of the simulator, whatever it
+        answers), ``refused`` (the same, with ``base_url`` on a closed loopback port) and
+        ``scenario-<subject>`` (each scenario's query, once: reports and error answers). The
+        personal values of each call (see :attr:`canary_queries`) must be absent, as they are,
+        percent-encoded or JSON-escaped, in any case, from every log record (kycbridge's,
+        urllib3's, the sandbox's: message, traceback, ``extra`` fields), from the error
+        (``str``, ``repr``, ``args``, ``to_dict()``, attributes, chain, traceback), and from
+        the ``repr`` of the query and of the report.
+        """
+        kind, scenario = kycbridge_privacy_case
+        caplog.set_level(logging.DEBUG)
+        caplog.set_level(logging.DEBUG, logger="kycbridge")
+        if scenario is not None:
+            self._check_private_call(scenario.query, caplog, scenario=scenario)
+        elif kind == "refused":
+            with _ClosedPort() as port:
+                url = f"http://127.0.0.1:{port}/{self.provider.name}"
+                for fields in self._canary_queries():
+                    self._check_private_call(fields, caplog, settings=self.settings(base_url=url))
+        else:
+            for fields in self._canary_queries():
+                self._check_private_call(fields, caplog)
+
+    def _check_private_call(
+        self,
+        fields: Mapping[str, Any],
+        caplog: pytest.LogCaptureFixture,
+        *,
+        settings: Any = None,
+        scenario: Scenario | None = None,
+    ) -> None:
+        values = self._needles(fields)
+        query = self.query(fields)
+        what = f"asking for {query!r}"
+        caplog.clear()
+        texts = [("repr(query)", repr(query)), ("str(query)", str(query))]
+        try:
+            report = self.fetch(fields, settings=settings, scenario=scenario)
+        except KYCBridgeError as exc:
+            texts += _labelled("the error", _exception_texts(exc))
+        except Exception as exc:
+            texts += _labelled("the exception", _exception_texts(exc))
+            self._assert_hidden(values, texts, what)
+            pytest.fail(f"{what}: fetch raised {type(exc).__name__} (not a KYCBridgeError)")
+        else:
+            texts += [("repr(report)", repr(report)), ("str(report)", str(report))]
+        texts += self._log_texts(caplog)
+        self._assert_hidden(values, texts, what)
+
+    def _clocked_provider(self, clock: FakeClock) -> tuple[Any, list[_Signed]]:
+        """A shallow copy of :attr:`provider`: ``now`` is ``clock``, ``sign`` records its calls.
+
+        Both are instance attributes over the class's methods.
+        """
+        provider: Any = copy.copy(self.provider)
+        original = provider.sign
+        calls: list[_Signed] = []
+
+        def sign(request: Request, settings: Any, now: float) -> Request:
+            signed: Request = original(request, settings, now)
+            calls.append(_Signed(request, now, signed))
+            return signed
+
+        try:
+            provider.now = clock
+            provider.sign = sign
+        except AttributeError as exc:
+            pytest.fail(f"cannot set now and sign on a copy of the provider: {exc}")
+        return provider, calls
+
+    def _signing_transport(self, clock: FakeClock) -> Transport:
+        options = {
+            **FAST_TRANSPORT,
+            **self.transport_options,
+            "retries": 1,
+            "max_retry_after": 2 * self.signing_retry_after,
+            "call_timeout": None,
+        }
+        transport = Transport(**options)
+        transport.sleep = clock.sleep  # a wait moves the fake clock, at once
+        return transport
+
+    def _replay(self, *responses: SimResponse) -> Replay:
+        return Replay(self.provider.name, responses, settings=self.simulator.settings)
+
+    def _call_replay(
+        self, replay: Replay, fields: Mapping[str, Any], clock: FakeClock
+    ) -> list[_Signed]:
+        """One fetch of ``fields`` against ``replay`` on its own loopback sandbox."""
+        provider, calls = self._clocked_provider(clock)
+        transport = self._signing_transport(clock)
+        with Sandbox([replay]) as server:
+            settings = self.settings(base_url=server.url(self.provider.name))
+            try:
+                provider.fetch(self.query(fields), settings, transport)
+            except KYCBridgeError:
+                pass  # what the answer meant is not the point: what was sent is
+            finally:
+                transport.pool.clear()
+        return calls
+
+    def test_signs_every_attempt(self) -> None:
+        """Every attempt is signed anew, at its own time (signing providers only).
+
+        A loopback server answers the first request 429 with ``Retry-After:``
+        :attr:`signing_retry_after`, then ``200 {}``. The transport waits on a
+        :class:`~kycbridge.testing.FakeClock`, which also gives the provider's ``now()``:
+        ``sign`` must be called once per attempt, the second time with the time moved by the
+        wait, and the two requests must carry different headers (a fresh signature).
+        """
+        retried = [f for f in self._valid() if self._method(f) in IDEMPOTENT_METHODS]
+        if not retried:
+            # Nothing to check, and why: a non-idempotent request (POST) is never retried,
+            # so it is signed once, for its only attempt (see test_signed_bytes_are_sent).
+            assert not {self._method(f) for f in self._valid()} & IDEMPOTENT_METHODS
+            return
+        fields = retried[0]
+        wait = self.signing_retry_after
+        start = self.signing_clock_start
+        clock = FakeClock(start)
+        replay = self._replay(
+            SimResponse.json(429, {"error": "slow down"}, headers={"Retry-After": str(wait)}),
+            SimResponse.json(200, {}),
+        )
+        calls = self._call_replay(replay, fields, clock)
+        received = replay.received
+        assert len(received) == 2, f"expected a 429 and a retry, the server got {len(received)}"
+        assert clock.slept == [wait], f"the transport waited {clock.slept}, not [{wait}]"
+        times = [call.now for call in calls]
+        assert times == [start, start + wait], (
+            f"sign was called at {times}: expected once per attempt, at {[start, start + wait]}"
+        )
+        first, second = (dict(r.headers) for r in received)
+        assert first != second, (
+            "both attempts carried the same headers although sign was given a time "
+            f"{wait} s later: the signature is made once per call, not per attempt "
+            "(sign in build_request?), or covers no timestamp"
+        )
+
+    def test_signed_bytes_are_sent(self) -> None:
+        """What ``sign`` is given is what the server receives, byte for byte (signing providers).
+
+        For each valid query, over loopback: the method, the raw path and query
+        (``request.path_with_query``) and the body (``request.body``) as received equal
+        those ``sign`` was given, and every header ``sign`` returned arrived unchanged.
+        """
+        for fields in self._valid():
+            replay = self._replay(SimResponse.json(200, {}))
+            calls = self._call_replay(replay, fields, FakeClock(self.signing_clock_start))
+            received = replay.received
+            assert len(received) == 1 and len(calls) == 1, (
+                f"one attempt: sign was called {len(calls)} times, {len(received)} received"
+            )
+            given, got = calls[0].given, received[0]
+            what = f"asking for {self.query(fields)!r}"
+            assert got.method == given.method, f"{what}: {got.method} sent, {given.method} signed"
+            assert got.target == given.path_with_query, (
+                f"{what}: the server got the target {got.target!r}, "
+                f"sign was given {given.path_with_query!r}"
+            )
+            assert got.body == (given.body or b""), (
+                f"{what}: the server got a body of {len(got.body)} bytes that differs from "
+                f"the {len(given.body or b'')} bytes sign was given"
+            )
+            changed = [
+                name
+                for name, value in calls[0].returned.headers.items()
+                if got.headers.get(name.lower()) != value
+            ]
+            assert not changed, f"{what}: headers sign returned arrived changed: {changed}"
+
+    def _method(self, fields: Mapping[str, Any]) -> str:
+        build = getattr(self.provider, "build_request", None)
+        if not callable(build):
+            return "GET"
+        request = build(self.query(fields), self.settings())
+        return request.method.upper() if isinstance(request, Request) else "GET"

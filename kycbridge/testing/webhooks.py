@@ -105,7 +105,7 @@ def post(
         connection.close()
 
 
-@attrs.define
+@attrs.define(eq=False)  # hashable: pluggy 1.0 keeps plugins in a set
 class Recorder:
     """An event-hook object counting what :meth:`Bridge.observe` fired."""
 

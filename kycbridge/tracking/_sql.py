@@ -261,10 +261,25 @@ class SQLStore:
         provider: str | None = None,
         observed_before: float | None = None,
         limit: int | None = None,
+        after: int | None = None,
+        final: bool | None = None,
+        anomaly: bool | None = None,
+        blocklisted: bool | None = None,
+        changed_before: float | None = None,
     ) -> list[Subject]:
         """See :meth:`Store.subjects <kycbridge.tracking.store.Store.subjects>`."""
         where: list[str] = ["1 = 1"]
         params: list[Any] = []
+        if after is not None:
+            where.append("id > ?")
+            params.append(int(after))
+        for column, flag in (("final", final), ("anomaly", anomaly), ("blocklisted", blocklisted)):
+            if flag is not None:
+                where.append(f"{column} = ?")
+                params.append(bool(flag))
+        if changed_before is not None:
+            where.append("forgotten = ? AND COALESCE(last_changed, first_seen) < ?")
+            params.extend([False, changed_before])
         if state is not None:
             where.append("state = ?")
             params.append(KYCState(state).value)
@@ -286,6 +301,26 @@ class SQLStore:
         """See :meth:`Store.count <kycbridge.tracking.store.Store.count>`."""
         with self._read() as cur:
             return int(self._exec(cur, "SELECT count(*) FROM subjects").fetchone()[0])
+
+    def counts(self) -> list[tuple[str, KYCState | None, int]]:
+        """See :meth:`Store.counts <kycbridge.tracking.store.Store.counts>`."""
+        with self._read() as cur:
+            rows = self._exec(
+                cur,
+                "SELECT provider, state, count(*) FROM subjects GROUP BY provider, state"
+                " ORDER BY provider, state",
+            ).fetchall()
+        return [(r[0], None if r[1] is None else KYCState(r[1]), int(r[2])) for r in rows]
+
+    def recent(self, limit: int) -> list[Observation]:
+        """See :meth:`Store.recent <kycbridge.tracking.store.Store.recent>`."""
+        with self._read() as cur:
+            rows = self._exec(
+                cur,
+                f"SELECT {OBSERVATION_COLUMNS} FROM observations ORDER BY id DESC LIMIT ?",
+                (max(0, int(limit)),),
+            ).fetchall()
+        return [observation_from_row(r) for r in rows]
 
     def history(self, subject_id: int) -> list[Observation]:
         """See :meth:`Store.history <kycbridge.tracking.store.Store.history>`."""

@@ -14,7 +14,6 @@ across every worker and process sharing the database).
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import random
@@ -58,16 +57,6 @@ class Outcome:
     """The error's ``kind`` when the poll failed."""
 
 
-def _quiet(bridge: Bridge) -> Bridge:
-    """A view of ``bridge`` sharing its providers, limiters and transport, firing no hooks.
-
-    Hooks fire from the scheduler once the database says what really changed.
-    """
-    view = copy.copy(bridge)
-    view.observe = lambda report: report  # type: ignore[method-assign]
-    return view
-
-
 class Scheduler:
     """Polls due subjects of ``store`` through ``bridge``.
 
@@ -94,7 +83,6 @@ class Scheduler:
         self.rng = rng or random.Random()
         self.batch = max(1, batch)
         self.owner = owner or worker_id()
-        self._fetcher = _quiet(bridge)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -109,7 +97,9 @@ class Scheduler:
         """
         try:
             query = self.bridge.query(subject.provider, **dict(subject.query))
-            report = self._fetcher.fetch(subject.provider, query)
+            # observe=False: no hook fires from the bridge's per-process memory; they fire
+            # below, from what the database recorded (once across every worker).
+            report = self.bridge.fetch(subject.provider, query, observe=False)
         except KYCBridgeError as exc:
             return self._failed(subject, owner, exc.kind, not isinstance(exc, TRANSIENT))
         except Exception as exc:  # a bug in a plugin: never the worker's end

@@ -216,11 +216,27 @@ class Store(Protocol):
         provider: str | None = None,
         observed_before: float | None = None,
         limit: int | None = None,
+        after: int | None = None,
+        final: bool | None = None,
+        anomaly: bool | None = None,
+        blocklisted: bool | None = None,
+        changed_before: float | None = None,
     ) -> list[Subject]:
-        """Subjects by id, filtered; ``observed_before``: last observed earlier, or never."""
+        """Subjects by id, filtered; ``observed_before``: last observed earlier, or never.
+
+        ``after``: only ids greater (a page's cursor); ``final``, ``anomaly``,
+        ``blocklisted``: only subjects with that flag; ``changed_before``: last changed
+        (else first seen) earlier than that time, not forgotten (stuck subjects).
+        """
 
     def count(self) -> int:
         """How many subjects are tracked."""
+
+    def counts(self) -> list[tuple[str, KYCState | None, int]]:
+        """How many subjects per ``(provider, state)`` (state ``None``: not observed yet)."""
+
+    def recent(self, limit: int) -> list[Observation]:
+        """The ``limit`` latest observations, newest first."""
 
     def history(self, subject_id: int) -> list[Observation]:
         """A subject's observations, oldest first."""

@@ -83,6 +83,14 @@ class Tracker:
         """The tracked subject with this id, or ``None``."""
         return self.store.get(subject_id)
 
+    def find(self, provider: str, subject: str) -> Subject | None:
+        """The subject tracked for ``provider`` whose subject is ``subject``, or ``None``.
+
+        ``subject`` is the provider's own id as a report has it (a webhook event's
+        ``subject``); it is matched through the store's keyed hash, never stored in clear.
+        """
+        return self.store.find(provider, subject)
+
     def list(
         self,
         *,

@@ -168,6 +168,12 @@ _ERRORS = {
     503: b'{"error":"not_configured"}',
 }
 _OK = {name: json.dumps({"status": name}).encode() for name in _PRECEDENCE}
+_ANSWER_HEADERS = {
+    payload: (("Content-Type", "application/json"), ("Content-Length", str(len(payload))))
+    + ((("Allow", "POST"),) if payload == _ERRORS[405] else ())
+    for payload in (*_OK.values(), *_ERRORS.values())
+}
+"""Each answer body's headers, made once."""
 _MAX_LENGTH_DIGITS = 18
 
 StartResponse = Callable[..., Any]
@@ -237,10 +243,7 @@ class WebhookApp:
             status, payload = 500, _ERRORS[500]
         if status != 200:
             self._count(str(status))
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
-        if status == 405:
-            headers.append(("Allow", "POST"))
-        start_response(_REASONS[status], headers)
+        start_response(_REASONS[status], list(_ANSWER_HEADERS[payload]))
         return [payload]
 
     def _route(self, environ: Mapping[str, Any]) -> str:
@@ -310,10 +313,11 @@ class WebhookApp:
             raise DeliveryRefused(401) from None
         try:
             events = handler.parse(body, settings)
-            if not isinstance(events, list) or not all(
-                isinstance(e, WebhookEvent) and e.provider == name for e in events
-            ):
+            if type(events) is not list:
                 raise WebhookMalformed("the handler returned something other than its events")
+            for e in events:
+                if type(e) is not WebhookEvent or e.provider != name:
+                    raise WebhookMalformed("the handler returned something other than its events")
         except WebhookNotConfigured as exc:
             log.error("webhook %s: not configured (503): %s", name, exc)
             raise DeliveryRefused(503) from None
@@ -323,10 +327,14 @@ class WebhookApp:
         except Exception as exc:  # any other failure to read it: the body's fault
             log.warning("webhook %s: unreadable body (%s): answering 400", name, type(exc).__name__)
             raise DeliveryRefused(400) from None
-        outcomes = {self._apply(event) for event in events}
-        outcome = next((o for o in _PRECEDENCE if o in outcomes), ACKNOWLEDGED)
+        if len(events) == 1:  # the common case, without the sets
+            outcome = self._apply(events[0])
+        else:
+            outcomes = {self._apply(event) for event in events}
+            outcome = next((o for o in _PRECEDENCE if o in outcomes), ACKNOWLEDGED)
         self._count(outcome)
-        log.info("webhook %s: 200 %s (%d events)", name, outcome, len(events))
+        if log.isEnabledFor(logging.INFO):
+            log.info("webhook %s: 200 %s (%d events)", name, outcome, len(events))
         return outcome
 
     def _apply(self, event: WebhookEvent) -> str:
@@ -342,7 +350,9 @@ class WebhookApp:
             ):
                 return STALE  # acknowledged, not applied: a newer status is already known
             if report is not None:
-                event = attrs.evolve(event, report=self.bridge.observe(report))
+                observed = self.bridge.observe(report)
+                if observed is not report:  # the anomaly set: a new report
+                    event = attrs.evolve(event, report=observed)
             if self.on_event is not None:
                 self.on_event(event)
         except BaseException:
@@ -351,12 +361,25 @@ class WebhookApp:
         return ACCEPTED if report is not None else ACKNOWLEDGED
 
 
+_HEADER_NAMES: dict[str, str] = {}
+"""``HTTP_X_SIGNATURE`` -> ``x-signature``, remembered (bounded: see :func:`_header_name`)."""
+
+
+def _header_name(key: str) -> str:
+    name = _HEADER_NAMES.get(key)
+    if name is None:
+        name = key[5:].replace("_", "-").lower()
+        if len(_HEADER_NAMES) < 1024:  # senders choose names: never an unbounded cache
+            _HEADER_NAMES[key] = name
+    return name
+
+
 def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
     """The request headers with lowercase names (``HTTP_X_SIGNATURE`` is ``x-signature``)."""
     headers = {
-        key[5:].replace("_", "-").lower(): value
+        _header_name(key): value
         for key, value in environ.items()
-        if key.startswith("HTTP_") and isinstance(value, str)
+        if key[:5] == "HTTP_" and type(value) is str
     }
     for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
         value = environ.get(key)

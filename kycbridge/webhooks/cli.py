@@ -60,6 +60,12 @@ def add_parser(subparsers: Any) -> None:
     )
     serve.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, help="body cap, bytes")
     serve.add_argument("--json", action="store_true", help="one JSON line per status event")
+    serve.add_argument(
+        "--db",
+        metavar="URL",
+        help="record accepted events into the tracker at this database (sqlite:///..., "
+        "postgresql://...; 'env': KYCBRIDGE_DB): tracked subjects only, once per event",
+    )
     verify = sub.add_parser("verify", help="check a captured delivery offline")
     verify.add_argument("provider", help="provider name")
     verify.add_argument("--body", required=True, metavar="FILE", help="the raw body ('-': stdin)")
@@ -159,7 +165,31 @@ def _serve(args: argparse.Namespace, out: IO[str], err: IO[str], bridge: Bridge)
         out.write(line + "\n")
         out.flush()
 
-    app = WebhookApp(bridge, on_event=on_event, max_body=args.max_body)
+    tracker: Any = None
+    handle_event: Any = on_event
+    seen: Any = None
+    if getattr(args, "db", None):
+        from ..tracking import Tracker
+        from .tracking import TrackerSeenStore, TrackerSink
+
+        try:
+            tracker = Tracker(None if args.db == "env" else args.db, bridge=bridge)
+        except KYCBridgeError as exc:
+            return _fail(err, f"cannot open the tracker database: {exc}", EXIT_USAGE)
+        handle_event = TrackerSink(tracker, then=on_event)
+        seen = TrackerSeenStore(tracker)
+    try:
+        return _run_server(args, err, waitress_server, bridge, handle_event, seen)
+    finally:
+        if tracker is not None:
+            tracker.close()
+
+
+def _run_server(
+    args: argparse.Namespace, err: IO[str], waitress_server: Any, bridge: Bridge,
+    on_event: Any, seen: Any,
+) -> int:
+    app = WebhookApp(bridge, on_event=on_event, seen=seen, max_body=args.max_body)
     if not app.handlers:
         return _fail(err, "no installed provider has webhooks", EXIT_NO_HANDLER)
     server = waitress_server.create_server(

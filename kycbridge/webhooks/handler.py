@@ -31,7 +31,9 @@ __all__ = [
     "WebhookNotConfigured",
     "WebhookRejected",
     "check_timestamp",
+    "derived_event_id",
     "hmac_hex",
+    "iso_time",
     "signature_matches",
     "strict_json",
     "timestamp_from",
@@ -128,9 +130,12 @@ class WebhookHandler(Protocol):
 
 # -- helpers -------------------------------------------------------------------------------------
 def hmac_hex(secret: str | bytes, message: bytes, digest: str = "sha256") -> str:
-    """The lowercase hex HMAC of ``message`` with ``secret`` (UTF-8 when a string)."""
+    """The lowercase hex HMAC of ``message`` with ``secret`` (UTF-8 when a string).
+
+    ``digest``: a :mod:`hashlib` name (``sha1``, ``sha256``, ``sha512``...).
+    """
     key = secret.encode("utf-8") if isinstance(secret, str) else secret
-    return hmac.new(key, message, getattr(hashlib, digest)).hexdigest()
+    return hmac.digest(key, message, digest).hex()  # one-shot: the C fast path
 
 
 def signature_matches(
@@ -147,8 +152,8 @@ def signature_matches(
     (:func:`hmac.compare_digest`) and hex case is folded. Anything that is not ASCII never
     matches.
     """
-    candidates = [given] if isinstance(given, str) else list(given)
-    expected = [hmac_hex(s, message, digest) for s in secrets if s]
+    candidates = (given,) if isinstance(given, str) else tuple(given)
+    expected = [hmac_hex(s, message, digest).encode("ascii") for s in secrets if s]
     matched = False
     for candidate in candidates:
         if not candidate.isascii():
@@ -156,7 +161,7 @@ def signature_matches(
         folded = candidate.strip().lower().encode("ascii")
         for value in expected:
             # no early exit: the time taken does not say which secret matched
-            matched |= hmac.compare_digest(folded, value.encode("ascii"))
+            matched |= hmac.compare_digest(folded, value)
     return matched
 
 
@@ -191,6 +196,52 @@ def check_timestamp(signed: object, now: float, tolerance: float) -> float:
     if abs(now - seconds) > tolerance:
         raise WebhookRejected(f"the signed timestamp is more than {tolerance:g} s from now")
     return seconds
+
+
+def iso_time(value: object) -> dt.datetime | None:
+    """An ISO 8601 text (``Z`` or an offset; naive read as UTC) as an aware UTC datetime.
+
+    ``None`` for anything else, or text longer than 40 characters: a provider's event time is
+    an ordering hint, never a reason to refuse a verified delivery.
+    """
+    if not isinstance(value, str) or not 0 < len(value) <= 40:
+        return None
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        # Python < 3.11 reads at most 6 fractional digits and no "T" variants: trim the fraction
+        head, dot, rest = text.partition(".")
+        if not dot:
+            return None
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        try:
+            when = dt.datetime.fromisoformat(head + "." + (rest[:digits] + "000000")[:6]
+                                             + rest[digits:])
+        except ValueError:
+            return None
+    try:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        return when.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):
+        return None
+
+
+def derived_event_id(kind: str, *parts: object) -> str:
+    """An event id for a provider that sends none: ``<kind>:<32 hex of SHA-256 of parts>``.
+
+    The same parts give the same id (a retried delivery is recognized); the parts (a session
+    id, a time) are hashed, so the id carries no personal data.
+    """
+    text = "\x1f".join(map(_part, parts))
+    return f"{kind}:{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
+
+
+def _part(value: object) -> str:
+    return "" if value is None else value if type(value) is str else str(value)
 
 
 def strict_json(body: bytes, provider: str | None = None) -> Any:

@@ -3,7 +3,8 @@
 Installed, it registers through the ``kycbridge`` entry-point group:
 
 * the provider ``didit`` (:class:`~kycbridge_didit.provider.DiditProvider`);
-* the sandbox simulator ``didit`` (:class:`~kycbridge_didit.simulator.DiditSimulator`).
+* the sandbox simulator ``didit`` (:class:`~kycbridge_didit.simulator.DiditSimulator`);
+* the webhook handler ``didit`` (:class:`~kycbridge_didit.webhooks.DiditWebhooks`).
 
 Where things are: query and settings in :mod:`.query`, the status words in :mod:`.mapping`,
 the error table in :mod:`.errors`, typed details in :mod:`.details`. Importing this package
@@ -12,7 +13,6 @@ imports none of them; the hooks do, when called.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,15 +22,18 @@ if TYPE_CHECKING:
     from .provider import DiditProvider
     from .query import DiditQuery, DiditSettings
     from .simulator import DiditSimulator
+    from .webhooks import DiditWebhooks
 
 __all__ = [
     "DiditProvider",
     "DiditQuery",
     "DiditSettings",
     "DiditSimulator",
+    "DiditWebhooks",
     "__version__",
     "register_providers",
     "register_simulators",
+    "register_webhooks",
 ]
 
 __version__ = "0.1.0"
@@ -38,20 +41,13 @@ __version__ = "0.1.0"
 KYCBRIDGE_PLUGIN_API = "1.0"
 """The kycbridge plugin API this plugin was written for (docs/compatibility.md)."""
 
-_LAZY = {
+__getattr__ = kycbridge.lazy_exports(__name__, {
     "DiditProvider": "provider",
     "DiditQuery": "query",
     "DiditSettings": "query",
     "DiditSimulator": "simulator",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import the public classes on first access, keeping ``import kycbridge_didit`` light."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+    "DiditWebhooks": "webhooks",
+})
 
 
 @kycbridge.hookimpl
@@ -68,3 +64,11 @@ def register_simulators(register: Callable[[Any], None]) -> None:
     from .simulator import DiditSimulator
 
     register(DiditSimulator())
+
+
+@kycbridge.hookimpl
+def register_webhooks(register: Callable[[Any], None]) -> None:
+    """Register the ``didit`` webhook handler (``X-Signature``/``X-Signature-V2``, 300 s)."""
+    from .webhooks import DiditWebhooks
+
+    register(DiditWebhooks())

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import attrs
 
-from kycbridge import secret
+from kycbridge import secret, validators
 from kycbridge.redact import mask
 
 __all__ = [
@@ -63,10 +62,6 @@ def _validate_session_id(_: Any, attribute: attrs.Attribute[Any], value: object)
         )
 
 
-def _masked_repr(value: str) -> str:
-    return repr(mask(value))
-
-
 @attrs.frozen
 class DiditQuery:
     """One Didit status question: the verification session ``session_id``.
@@ -78,19 +73,13 @@ class DiditQuery:
     not a UUID. Messages never show the value unmasked.
     """
 
-    session_id: str = attrs.field(validator=_validate_session_id, repr=_masked_repr)
+    session_id: str = attrs.field(validator=_validate_session_id, repr=validators.masked)
     """The verification session's id (a UUID), as Didit returned it when creating it."""
 
     @property
     def subject(self) -> str:
         """The session id this query is about."""
         return self.session_id
-
-
-def _none_if_blank(value: object) -> object:
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
 
 
 def _validate_api_key(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
@@ -114,22 +103,15 @@ def _validate_version(_: Any, attribute: attrs.Attribute[Any], value: object) ->
         raise ValueError(f"api_version {value[:10]!r} is not one of {list(API_VERSIONS)}")
 
 
-def _clean_base_url(value: object) -> object:
-    return value.strip().rstrip("/") if isinstance(value, str) else value
-
-
-def _validate_base_url(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+def _validate_webhook_secret(_: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
     if not isinstance(value, str):
-        raise TypeError(f"base_url must be a string, not {type(value).__name__}")
-    if _CONTROL_OR_SPACE.search(value):
-        raise ValueError("base_url contains whitespace or control characters")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"base_url {value!r} must be an absolute http(s) URL")
-    if parts.query or parts.fragment or "?" in value or "#" in value:
-        raise ValueError(f"base_url {value!r} must not have a query string or fragment")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("base_url must not carry credentials")
+        raise TypeError(f"webhook_secret must be a string, not {type(value).__name__}")
+    if len(value) > 512 or any(c.isspace() or not c.isprintable() for c in value):
+        # Never shown: the value is a secret.
+        raise ValueError("webhook_secret contains whitespace or control characters, or is "
+                         "longer than 512 characters")
 
 
 @attrs.frozen
@@ -141,7 +123,7 @@ class DiditSettings:
     """
 
     api_key: str | None = secret(
-        default=None, converter=_none_if_blank, validator=_validate_api_key
+        default=None, converter=validators.none_if_blank, validator=_validate_api_key
     )
     """The application's API key, sent as ``x-api-key``. Required at fetch time. Never shown."""
     api_version: str = attrs.field(
@@ -149,6 +131,13 @@ class DiditSettings:
     )
     """``v3`` (default) or ``v2``: the decision endpoint's version, and its answer's shape."""
     base_url: str = attrs.field(
-        default=DEFAULT_BASE_URL, converter=_clean_base_url, validator=_validate_base_url
+        default=DEFAULT_BASE_URL,
+        converter=validators.clean_base_url,
+        validator=validators.base_url(refuse_fragment=True),
     )
     """Where the API lives (a path prefix is kept); a trailing ``/`` is dropped."""
+    webhook_secret: str | None = secret(
+        default=None, converter=validators.none_if_blank, validator=_validate_webhook_secret
+    )
+    """The application's webhook secret: ``X-Signature`` and ``X-Signature-V2`` are checked
+    with it (env ``KYCBRIDGE_DIDIT_WEBHOOK_SECRET``). Never sent."""

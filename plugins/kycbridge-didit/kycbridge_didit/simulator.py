@@ -49,6 +49,9 @@ __all__ = [
     "session_id",
 ]
 
+SANDBOX_WEBHOOK_SECRET = "sandbox-didit-webhook-secret"  # noqa: S105 - a sandbox value
+"""The secret the simulator's webhook deliveries are signed with."""
+
 SANDBOX_API_KEY = "sandbox-didit-key"
 """The API key the simulator accepts."""
 
@@ -402,6 +405,15 @@ class DiditSimulator:
     name = "didit"
     settings: Mapping[str, str] = {"api_key": SANDBOX_API_KEY}
     scenarios: Sequence[Scenario] = SCENARIOS
+    webhook_settings: Mapping[str, str] = {"webhook_secret": SANDBOX_WEBHOOK_SECRET}
+    """What a webhook receiver needs to verify :meth:`webhook_deliveries`."""
+
+    def webhook_deliveries(self, now: float) -> list[Any]:
+        """Signed deliveries of every story's status changes, then the faults.
+
+        See :func:`webhook_deliveries`.
+        """
+        return webhook_deliveries(now)
 
     def __init__(
         self,
@@ -508,3 +520,121 @@ class DiditSimulator:
             429, f"Request was throttled. Expected available in {seconds} seconds.",
             headers=headers,
         )
+
+
+# -- webhooks -------------------------------------------------------------------------------
+
+WEBHOOK_FAULT_SESSION = session_id(999)
+"""The session of the out-of-order and fault deliveries (no polled scenario has it)."""
+
+
+def webhook_payload(event_id: str, sid: str, step: Step, at: float,
+                    webhook_type: str = "status.updated", **extra: Any) -> dict[str, Any]:
+    """A delivery's JSON: ``step``'s status for session ``sid``, sent at ``at`` (Unix s)."""
+    payload: dict[str, Any] = {
+        "event_id": event_id,
+        "webhook_type": webhook_type,
+        "timestamp": int(at),
+        "created_at": int(at),
+        "application_id": "d1d17000-bbbb-4000-8000-00000000a990",
+        "environment": "sandbox",
+        "session_id": sid,
+        "status": step.status,
+        "workflow_id": "d1d17000-aaaa-4000-8000-00000000f10e",
+        "vendor_data": "partner-user-" + sid[-4:],
+        "metadata": {"user_type": "retail"},
+        **extra,
+    }
+    if step.status in ("Approved", "Declined", "In Review", "Abandoned"):
+        payload["decision"] = decision(sid, "v3", step)
+    return payload
+
+
+def webhook_headers(payload: Any, body: bytes, secret: str = SANDBOX_WEBHOOK_SECRET,
+                    *, v1: bool = True) -> dict[str, str]:
+    """Didit's headers for ``body`` (the JSON of ``payload``).
+
+    ``X-Signature`` over the raw body (unless ``v1`` is false), ``X-Signature-V2`` over the
+    canonical form, and ``X-Timestamp``.
+    """
+    import hashlib
+    import hmac
+
+    def sign(data: bytes) -> str:
+        return hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
+
+    canonical = json.dumps(_shorten(payload), sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=False).encode("utf-8")
+    headers = {"content-type": "application/json", "x-signature-v2": sign(canonical),
+               "x-timestamp": str(payload.get("timestamp") if isinstance(payload, dict) else "")}
+    if v1:
+        headers["x-signature"] = sign(body)
+    return headers
+
+
+def _shorten(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _shorten(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shorten(v) for v in value]
+    return value
+
+
+def webhook_deliveries(now: float, *, max_body: int = 256 * 1024) -> list[Any]:
+    """Signed ``status.updated`` deliveries for every story's status changes, then faults.
+
+    One second apart, in order; then the faults: a replay, an out-of-order pair, a re-encoded body
+    (non-ASCII kept, whole-number floats: only ``X-Signature-V2`` holds), a bad signature, a
+    stale timestamp, a ``data.updated`` event (acknowledged), a non-JSON body and a body
+    over the receiver's cap.
+    """
+    from kycbridge.webhooks.push import Delivery, status_changes
+
+    def signed(label: str, payload: dict[str, Any], expect: str = "accepted",
+               secret: str = SANDBOX_WEBHOOK_SECRET) -> Delivery:
+        body = json.dumps(payload).encode()  # ASCII-escaped, as Didit sends it
+        return Delivery(label, webhook_headers(payload, body, secret), body, expect)
+
+    words = {str(step.status): step for step in (NS, IP, IR, OK, NO, AU, RS)}
+    words.update({w: Step(w) for w in ("Expired", "Kyc Expired", "KYC Expired", "Abandoned")})
+    changes = [
+        (session_id(number), words[word])
+        for number, (_, steps, _, _, _) in enumerate(_STORIES, 1)
+        for word in status_changes((s.status for s in steps if s.status), words)
+    ]
+    deliveries = [
+        signed(f"session {sid[-4:]}: {step.status}",
+               webhook_payload(f"evt-{i:05d}", sid, step, now - len(changes) + i))
+        for i, (sid, step) in enumerate(changes)
+    ]
+    if deliveries:
+        first = deliveries[0]
+        deliveries.append(Delivery(f"replay of {first.label}", first.headers, first.body,
+                                   "duplicate"))
+    sid = WEBHOOK_FAULT_SESSION
+    reencoded = webhook_payload("evt-reencoded", sid, IR, now - 30,
+                                metadata={"name": "José Müller", "score": 97.0, "ratio": 0.5})
+    body = json.dumps(reencoded, ensure_ascii=False, indent=1).encode("utf-8")
+    deliveries += [
+        signed("out of order: Approved (newer)", webhook_payload("evt-ooo-1", sid, OK, now - 10)),
+        signed("out of order: In Review (older, arrives late)",
+               webhook_payload("evt-ooo-2", sid, IR, now - 20), "stale"),
+        Delivery("re-encoded by a proxy (non-ASCII, 97.0): X-Signature-V2 only",
+                 webhook_headers(reencoded, body, v1=False), body,
+                 "stale"),  # older than the Approved applied above: verified, not applied
+        signed("bad signature (another secret)", webhook_payload("evt-bad", sid, NO, now),
+               "unauthorized", "not-the-sandbox-webhook-secret"),
+        signed("stale timestamp (an hour ago)",
+               webhook_payload("evt-stale", sid, NO, now - 3600), "unauthorized"),
+        signed("data.updated (no status change: acknowledged)",
+               webhook_payload("evt-data", sid, OK, now, webhook_type="data.updated"),
+               "acknowledged"),
+        Delivery("not JSON", {"content-type": "application/json",
+                              "x-signature": webhook_headers({}, b"<html>not json</html>")[
+                                  "x-signature"]}, b"<html>not json</html>", "malformed"),
+        signed("body over the receiver's cap",
+               webhook_payload("evt-large", sid, OK, now, padding="x" * max_body), "too_large"),
+    ]
+    return deliveries

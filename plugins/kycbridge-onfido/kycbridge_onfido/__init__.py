@@ -3,7 +3,8 @@
 Installed, it registers through the ``kycbridge`` entry-point group:
 
 * the provider ``onfido`` (:class:`~kycbridge_onfido.provider.OnfidoProvider`);
-* the sandbox simulator ``onfido`` (:class:`~kycbridge_onfido.simulator.OnfidoSimulator`).
+* the sandbox simulator ``onfido`` (:class:`~kycbridge_onfido.simulator.OnfidoSimulator`);
+* the webhook handler ``onfido`` (:class:`~kycbridge_onfido.webhooks.OnfidoWebhooks`).
 
 Where things are: query and settings in :mod:`.query`, the status words in :mod:`.mapping`,
 the error table in :mod:`.errors`, typed details in :mod:`.details`. Importing this package
@@ -12,7 +13,6 @@ imports none of them; the hooks do, when called.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .provider import OnfidoProvider
     from .query import OnfidoQuery, OnfidoSettings
     from .simulator import OnfidoSimulator
+    from .webhooks import OnfidoWebhooks
 
 __all__ = [
     "OnfidoDetails",
@@ -30,9 +31,11 @@ __all__ = [
     "OnfidoQuery",
     "OnfidoSettings",
     "OnfidoSimulator",
+    "OnfidoWebhooks",
     "__version__",
     "register_providers",
     "register_simulators",
+    "register_webhooks",
 ]
 
 __version__ = "0.1.0"
@@ -40,21 +43,14 @@ __version__ = "0.1.0"
 KYCBRIDGE_PLUGIN_API = "1.0"
 """The kycbridge plugin API this plugin was written for (docs/compatibility.md)."""
 
-_LAZY = {
+__getattr__ = kycbridge.lazy_exports(__name__, {
     "OnfidoDetails": "details",
     "OnfidoProvider": "provider",
     "OnfidoQuery": "query",
     "OnfidoSettings": "query",
     "OnfidoSimulator": "simulator",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import the public classes on first access, keeping ``import kycbridge_onfido`` light."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+    "OnfidoWebhooks": "webhooks",
+})
 
 
 @kycbridge.hookimpl
@@ -71,3 +67,11 @@ def register_simulators(register: Callable[[Any], None]) -> None:
     from .simulator import OnfidoSimulator
 
     register(OnfidoSimulator())
+
+
+@kycbridge.hookimpl
+def register_webhooks(register: Callable[[Any], None]) -> None:
+    """Register the ``onfido`` webhook handler (``X-SHA2-Signature`` of the raw body)."""
+    from .webhooks import OnfidoWebhooks
+
+    register(OnfidoWebhooks())

@@ -2,54 +2,73 @@
 
 The data lives next door: the query and settings in :mod:`.query`, the status words in
 :mod:`.mapping`, the typed details in :mod:`.details`, the error table in :mod:`.errors`.
-This class wires them into :class:`kycbridge.HTTPStatusProvider`, and keeps Onfido's
-``sdk_token`` (a bearer token in every answer) and ``customer_user_id`` out of reports and
-error texts.
+This class wires them into :class:`kycbridge.HTTPStatusProvider`. Onfido's ``sdk_token`` (a
+bearer token in every answer) and ``customer_user_id`` stay out of reports (:meth:`parse`
+returns the cleaned payload as ``Parsed.raw``) and out of error texts (:meth:`mask_text`);
+the core masks the run id (a personal path parameter, and the subject) in every error.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
-
-import attrs
+from urllib.parse import urlencode
 
 from kycbridge import (
     HTTPStatusProvider,
     InvalidQuery,
-    KYCBridgeError,
     MalformedResponse,
     Parsed,
     Request,
     StatusMap,
-    StatusReport,
 )
+from kycbridge.credentials import CredentialInfo, Token, TokenExchange, credential_key
 from kycbridge.errortable import is_json_type, mask_personal
-from kycbridge.redact import mask
-from kycbridge.transport import Response, Transport
+from kycbridge.transport import Response
 
 from .details import OnfidoDetails, parse_details, scrub_hidden, without_secrets
 from .errors import ERROR_TABLE
 from .mapping import STATUS_MAP
 from .query import API_TOKEN_ENV, OnfidoQuery, OnfidoSettings
 
-__all__ = ["RATE_LIMIT", "STATUS_PATH", "OnfidoProvider"]
+__all__ = ["OAUTH_TOKEN_PATH", "RATE_LIMIT", "STATUS_PATH", "OnfidoProvider", "read_oauth_token"]
 
 STATUS_PATH = "/workflow_runs/{workflow_run_id}"
 """The status endpoint, below the base URL."""
 
+OAUTH_TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path
+"""The OAuth2 token endpoint, below the base URL (unconfirmed: RFC 6749's client credentials)."""
+
 RATE_LIMIT = 400 / 60
 """Onfido's documented limit: 400 requests/minute (about 6.67/s)."""
 
+MAX_TOKEN_LIFETIME = 24 * 3600.0
+"""Longest ``expires_in`` believed, in seconds (a larger one is cut to this)."""
+
 _SECRET_HEADERS = frozenset({"authorization"})
 _PERSONAL_PARAMS = frozenset({"workflow_run_id"})
+_TOKEN = re.compile(r"[\x21-\x7e]{1,4096}")
+_EXPIRED = re.compile(rb"invalid_token|expired", re.IGNORECASE)
 
 
-def _scrub(text: str, run_id: str | None) -> str:
-    """``text`` without hidden fields' values, and with ``run_id`` masked."""
-    text = scrub_hidden(text)
-    if run_id and len(run_id) >= 3 and run_id in text:
-        text = text.replace(run_id, mask(run_id))
-    return text
+def read_oauth_token(payload: Any, now: float) -> Token:
+    """The token of an RFC 6749 answer: ``{"access_token", "token_type": "Bearer", "expires_in"}``.
+
+    Raises ``ValueError`` for another shape (the core makes it a ``MalformedResponse``).
+    """
+    value, kind, expires_in = payload["access_token"], payload["token_type"], payload["expires_in"]
+    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
+        raise ValueError("access_token is not a header-safe string")
+    if not isinstance(kind, str) or kind.lower() != "bearer":
+        raise ValueError("token_type is not Bearer")
+    if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float)):
+        raise ValueError("expires_in is not a number")
+    return Token(value=value, expires_at=now + min(float(expires_in), MAX_TOKEN_LIFETIME),
+                 issued_at=now)
+
+
+def _with_bearer(request: Request, token: Token) -> Request:
+    return request.with_headers({"Authorization": f"Bearer {token.value}"}, secret=True)
 
 
 class OnfidoProvider(HTTPStatusProvider):
@@ -66,6 +85,50 @@ class OnfidoProvider(HTTPStatusProvider):
     status_map: ClassVar[StatusMap] = STATUS_MAP
     rate_limit: ClassVar[float | None] = RATE_LIMIT
     error_table = ERROR_TABLE
+    credential_info = CredentialInfo(
+        static=("api_token",),
+        exchanged_from=("client_id", "client_secret"),
+        obtains="an OAuth2 access token (client credentials, Bearer; unconfirmed)",
+    )
+
+    def credential(self, settings: OnfidoSettings) -> TokenExchange | None:
+        """The OAuth2 client-credentials exchange, or ``None`` with an ``api_token`` (it wins).
+
+        ``POST {base_url}/oauth/token``, form ``grant_type=client_credentials&client_id=...
+        &client_secret=...``.
+        """
+        if settings.api_token or settings.client_id is None or settings.client_secret is None:
+            return None
+        url = settings.url + OAUTH_TOKEN_PATH
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": settings.client_id,
+            "client_secret": settings.client_secret,
+        }
+        return TokenExchange(
+            key=credential_key(self.name, url, settings.client_id, settings.client_secret),
+            request=Request(
+                url=url,
+                method="POST",
+                headers={"Accept": "application/json"},
+                body=urlencode(form).encode("ascii"),
+                content_type="application/x-www-form-urlencoded",
+            ),
+            read=read_oauth_token,
+            apply=_with_bearer,
+            settings=("client_id", "client_secret"),
+        )
+
+    def token_expired(self, response: Response) -> bool:
+        """A 401 saying ``invalid_token`` or "expired" (RFC 6750; unconfirmed for Onfido)."""
+        if response.status != 401:
+            return False
+        challenge = str(response.headers.get("www-authenticate", "")).encode("latin-1", "replace")
+        return bool(_EXPIRED.search(challenge) or _EXPIRED.search(response.body[:4096]))
+
+    def mask_text(self, text: str) -> str:
+        """``text`` without ``sdk_token``/``customer_user_id`` values and JWTs."""
+        return scrub_hidden(text)
 
     def build_request(self, query: OnfidoQuery, settings: OnfidoSettings) -> Request:
         """``GET {base_url}/workflow_runs/{id}`` with ``Authorization: Token token=...``.
@@ -73,12 +136,19 @@ class OnfidoProvider(HTTPStatusProvider):
         The id is a personal path parameter: the core percent-encodes it into one segment and
         masks it in logs and error text.
 
-        Raises :class:`kycbridge.InvalidQuery` when no API token is configured: nothing is
+        With ``client_id``/``client_secret`` instead of an API token, the header is set by
+        the exchange (``Authorization: Bearer <access token>``).
+
+        Raises :class:`kycbridge.InvalidQuery` when no credential is configured: nothing is
         sent.
         """
-        if not settings.api_token:
+        headers = {"Accept": "application/json"}
+        if settings.api_token:
+            headers["Authorization"] = f"Token token={settings.api_token}"
+        elif settings.client_id is None:
             raise InvalidQuery(
-                f"Onfido needs an API token: set {API_TOKEN_ENV} or the api_token setting",
+                f"Onfido needs an API token: set {API_TOKEN_ENV} or the api_token setting "
+                "(or client_id and client_secret)",
                 provider=self.name,
             )
         return Request(
@@ -86,10 +156,7 @@ class OnfidoProvider(HTTPStatusProvider):
             path=STATUS_PATH,
             path_params={"workflow_run_id": query.workflow_run_id},
             personal_params=_PERSONAL_PARAMS,
-            headers={
-                "Authorization": f"Token token={settings.api_token}",
-                "Accept": "application/json",
-            },
+            headers=headers,
             method="GET",
             secret_headers=_SECRET_HEADERS,
         )
@@ -112,27 +179,10 @@ class OnfidoProvider(HTTPStatusProvider):
         except MalformedResponse as exc:
             raise self._malformed(response, exc.message) from None
         return Parsed(state=self.normalize(details.status), raw_status=details.status,
-                      details=details)
-
-    def fetch(self, query: Any, settings: Any, transport: Transport) -> StatusReport:
-        """Ask once (:meth:`HTTPStatusProvider.fetch`), keeping hidden fields out.
-
-        ``sdk_token`` and ``customer_user_id`` are taken out of the report's raw payload and
-        out of every error's text; the run id is masked there too (an answer's excerpt in
-        a ``MalformedResponse`` echoes it: the run object's ``id``, its ``dashboard_url``).
-        """
-        try:
-            report = super().fetch(query, settings, transport)
-        except KYCBridgeError as exc:
-            run_id = getattr(query, "workflow_run_id", None)
-            exc.message = _scrub(exc.message, run_id)
-            if exc.provider_message:
-                exc.provider_message = _scrub(exc.provider_message, run_id)
-            raise
-        return attrs.evolve(report, raw=without_secrets(report.raw))
+                      details=details, raw=without_secrets(payload))
 
     def _malformed(self, response: Response, why: str) -> MalformedResponse:
-        # fetch() scrubs the hidden fields and the run id out of the excerpt
+        # the core masks the run id, mask_text() the hidden fields, in the excerpt
         excerpt = mask_personal(response.excerpt())
         return MalformedResponse(
             f"{why}: {excerpt!r}", provider=self.name, http_status=response.status

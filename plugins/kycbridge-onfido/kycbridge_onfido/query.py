@@ -7,8 +7,8 @@ control characters). The id goes in the URL path; it is masked in reprs and in e
 built here.
 
 Settings (:class:`OnfidoSettings`): the API token (a secret, env
-``KYCBRIDGE_ONFIDO_API_TOKEN``), the ``region`` (``eu``, ``us``, ``ca``) and an optional
-``base_url`` that wins over the region's.
+``KYCBRIDGE_ONFIDO_API_TOKEN``) or an OAuth2 ``client_id``/``client_secret``, the
+``region`` (``eu``, ``us``, ``ca``) and an optional ``base_url`` that wins over the region's.
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ from typing import Any
 
 import attrs
 
-from kycbridge import secret
-from kycbridge.errors import InvalidQuery
+from kycbridge import secret, validators
 from kycbridge.redact import mask
-from kycbridge.transport import check_base_url
 
 __all__ = [
     "API_TOKEN_ENV",
@@ -98,10 +96,6 @@ def _validate_workflow_run_id(_: object, attribute: attrs.Attribute[Any], value:
         raise ValueError(f"{attribute.name} must not be '.' or '..'")
 
 
-def _masked_repr(value: object) -> str:
-    return "None" if value is None else repr(mask(value))
-
-
 @attrs.frozen
 class OnfidoQuery:
     """One Onfido status question: the workflow run ``workflow_run_id``.
@@ -113,19 +107,13 @@ class OnfidoQuery:
     messages never show the id unmasked.
     """
 
-    workflow_run_id: str = attrs.field(validator=_validate_workflow_run_id, repr=_masked_repr)
+    workflow_run_id: str = attrs.field(validator=_validate_workflow_run_id, repr=validators.masked)
     """The workflow run's id (a UUID), from Onfido's ``POST /workflow_runs``."""
 
     @property
     def subject(self) -> str:
         """Whom the query is about: the workflow run id."""
         return self.workflow_run_id
-
-
-def _none_if_blank(value: object) -> object:
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
 
 
 def _validate_api_token(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -153,22 +141,7 @@ def _validate_region(_: object, attribute: attrs.Attribute[Any], value: object) 
 
 
 def _clean_base_url(value: object) -> object:
-    value = _none_if_blank(value)
-    return value.strip().rstrip("/") if isinstance(value, str) else value
-
-
-def _validate_base_url(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        return
-    if not isinstance(value, str):
-        raise TypeError(f"{attribute.name} must be a string, not {type(value).__name__}")
-    # The core's rule (the transport checks again when sending); messages never quote the URL.
-    try:
-        check_base_url(value)
-    except InvalidQuery as exc:
-        raise ValueError(f"{attribute.name}: {exc.message}") from None
-    if "?" in value:
-        raise ValueError(f"{attribute.name} must not have a query string")
+    return validators.clean_base_url(validators.none_if_blank(value))
 
 
 @attrs.frozen
@@ -184,19 +157,39 @@ class OnfidoSettings:
     """
 
     api_token: str | None = secret(
-        default=None, converter=_none_if_blank, validator=_validate_api_token
+        default=None, converter=validators.none_if_blank, validator=_validate_api_token
     )
-    """The API token, sent as ``Authorization: Token token=<api_token>``. Required at fetch
-    time. Never shown."""
+    """The API token, sent as ``Authorization: Token token=<api_token>``. This or
+    ``client_id``/``client_secret`` is required at fetch time; when set, it wins. Never shown."""
+    client_id: str | None = secret(
+        default=None, converter=validators.none_if_blank, validator=_validate_api_token
+    )
+    """OAuth2 client id: with ``client_secret`` (and no ``api_token``), the provider obtains
+    a short-lived access token itself (client credentials grant) and refreshes it. Secret."""
+    client_secret: str | None = secret(
+        default=None, converter=validators.none_if_blank, validator=_validate_api_token
+    )
+    """OAuth2 client secret (see ``client_id``). Secret."""
     region: str = attrs.field(default="eu", converter=_fold, validator=_validate_region)
     """The account's region: ``eu`` (default), ``us`` or ``ca``; picks the base URL."""
     base_url: str | None = attrs.field(
-        default=None, converter=_clean_base_url, validator=_validate_base_url
+        default=None,
+        converter=_clean_base_url,
+        validator=attrs.validators.optional(validators.base_url()),
     )
     """Send requests here instead of the region's API (a proxy, the sandbox); the version
     prefix (``/v3.6``) is part of it. A trailing ``/`` is dropped."""
+    webhook_secret: str | None = secret(
+        default=None,
+        converter=validators.none_if_blank,
+        validator=attrs.validators.optional(attrs.validators.instance_of(str)),
+    )
+    """The token Onfido shows when a webhook is created: deliveries' ``X-SHA2-Signature`` is
+    checked with it (env ``KYCBRIDGE_ONFIDO_WEBHOOK_SECRET``). Never sent. Not the API token."""
 
     def __attrs_post_init__(self) -> None:
+        if (self.client_id is None) != (self.client_secret is None):
+            raise ValueError("client_id and client_secret go together: set both, or neither")
         if self.api_token is not None and token_environment(self.api_token) is None:
             log.warning(
                 "onfido: the api_token starts with neither %s; is it an Onfido API token?",

@@ -11,6 +11,13 @@ Onfido's API v3.6 does:
   ``workflow_version_id``, ``dashboard_url``, ``status``, ``output``, ``reasons``, ``error``,
   ``sdk_token``, ``tags``, ``customer_user_id``, ``link``, ``created_at``, ``updated_at``),
   errors as ``{"error": {"type", "message", "fields"}}``;
+* OAuth2 (RFC 6749 client credentials; unconfirmed for Onfido): ``POST /oauth/token`` with
+  the form ``grant_type=client_credentials&client_id=...&client_secret=...`` (the
+  :data:`SANDBOX_CLIENT_ID` and :data:`SANDBOX_CLIENT_SECRET`) answers ``{"access_token",
+  "token_type": "Bearer", "expires_in"}``; ``Authorization: Bearer <access token>`` is then
+  accepted until it expires on ``token_clock``, after which it is a 401 with
+  ``WWW-Authenticate: Bearer error="invalid_token"``; a wrong client is a 401
+  ``invalid_client``; :attr:`OnfidoSimulator.exchanges` counts the tokens issued;
 * the rate limit: 400 requests per minute per token over a sliding window, 429 with a
   ``Retry-After`` (Onfido's 429 body and headers are unconfirmed: the simulator's are a
   guess in Onfido's error shape);
@@ -23,28 +30,46 @@ from __future__ import annotations
 import collections
 import json
 import math
+import secrets
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qs
 
 import attrs
 
+from kycbridge import faults
 from kycbridge.sandbox import Scenario, SimRequest, SimResponse
 
 __all__ = [
     "RATE_LIMIT_PER_MINUTE",
     "SANDBOX_API_TOKEN",
+    "SANDBOX_CLIENT_ID",
+    "SANDBOX_CLIENT_SECRET",
     "SCENARIOS",
+    "TOKEN_LIFETIME",
     "OnfidoSimulator",
     "Step",
     "error_answer",
     "workflow_run",
 ]
 
+SANDBOX_WEBHOOK_TOKEN = "sandbox-onfido-webhook-token"  # noqa: S105 - a sandbox value
+"""The token the simulator's webhook deliveries are signed with (``X-SHA2-Signature``)."""
+
 SANDBOX_API_TOKEN = "api_sandbox.kycbridge.sandbox-token"  # noqa: S105 - a sandbox value
 """The only API token the simulator accepts."""
+
+SANDBOX_CLIENT_ID = "sandbox-onfido-client"
+"""The OAuth2 client id the simulator's token endpoint accepts."""
+
+SANDBOX_CLIENT_SECRET = "sandbox-onfido-client-secret-0123456789"  # noqa: S105 - a sandbox value
+"""The OAuth2 client secret the simulator's token endpoint accepts."""
+
+TOKEN_LIFETIME = 3600
+"""``expires_in`` of an issued access token, in seconds (Onfido's is unconfirmed)."""
 
 RATE_LIMIT_PER_MINUTE = 400
 """Onfido's documented limit, per token."""
@@ -146,19 +171,20 @@ def _json_bytes(payload: Any) -> bytes:
     return json.dumps(payload).encode("utf-8")
 
 
-_GATEWAY_502 = (
-    b"<html><head><title>502 Bad Gateway</title></head><body>"
-    b"<center><h1>502 Bad Gateway</h1></center></body></html>"
-)
-_LOGIN_PAGE = (
-    b"<!doctype html><html><head><title>Onfido - Sign in</title></head>"
-    b"<body><form action='/login'></form></body></html>"
-)
-
 F500 = _fault(lambda r: error_answer(500, "internal_server_error", "Something went wrong"))
-F502 = _fault(lambda r: SimResponse(502, _GATEWAY_502, content_type="text/html"))
-F503 = _fault(lambda r: SimResponse(503, b"", content_type="", headers={"Retry-After": "1"}))
-F504 = _fault(lambda r: SimResponse(504, b"", content_type=""))
+
+
+def _standard(name: str) -> Step:
+    """A standard fault (:mod:`kycbridge.faults`), made from a ``review`` run."""
+    return _fault(lambda r: faults.answer(
+        name, SimResponse(200, _json_bytes(workflow_run(r, Step("review")))),
+        title="Onfido - Sign in",
+    ))
+
+
+F502 = _standard("502")
+F503 = _standard("503")
+F504 = _standard("504")
 F429 = _fault(lambda r: rate_limited_answer(1))
 
 
@@ -167,11 +193,6 @@ def _extra_fields(run_id: str) -> SimResponse:
     body.update({"workflow_run_extra": {"a": 1}, "risk": 0.3})
     body["link"]["qr_code"] = "data:image/png;base64,AAAA"
     return SimResponse.json(200, body)
-
-
-def _half(run_id: str) -> SimResponse:
-    full = _json_bytes(workflow_run(run_id, Step("review")))
-    return SimResponse(200, full[: len(full) // 2])
 
 
 _NULLS = {
@@ -188,24 +209,17 @@ FAULT_STEPS: Mapping[str, Step] = {
     "wfr-fault-504": F504,
     "wfr-fault-429": F429,
     "wfr-fault-429-no-retry-after": _fault(lambda r: rate_limited_answer(None)),
-    "wfr-fault-slow": _fault(
-        lambda r: SimResponse.json(200, workflow_run(r, Step("review")), delay=2.0)
-    ),
-    "wfr-fault-invalid-json": _fault(lambda r: SimResponse(200, b'{"id": "x", "status": review}')),
-    "wfr-fault-truncated-json": _fault(_half),
-    "wfr-fault-html": _fault(lambda r: SimResponse(200, _LOGIN_PAGE, content_type="text/html")),
-    "wfr-fault-wrong-content-type": _fault(
-        lambda r: SimResponse(200, _json_bytes(workflow_run(r, Step("review"))),
-                              content_type="text/plain")
-    ),
-    "wfr-fault-empty-body": _fault(lambda r: SimResponse(200, b"")),
+    "wfr-fault-slow": _standard("slow"),
+    "wfr-fault-invalid-json": _standard("invalid-json"),
+    "wfr-fault-truncated-json": _standard("truncated-json"),
+    "wfr-fault-html": _standard("html"),
+    "wfr-fault-wrong-content-type": _standard("wrong-content-type"),
+    "wfr-fault-empty-body": _standard("empty-body"),
     "wfr-fault-array": _fault(
         lambda r: SimResponse.json(200, [workflow_run(r, Step("review"))])
     ),
-    "wfr-fault-drop": _fault(lambda r: SimResponse(200, drop=True)),
-    "wfr-fault-drop-mid-body": _fault(
-        lambda r: SimResponse.json(200, workflow_run(r, Step("review")), truncate=40)
-    ),
+    "wfr-fault-drop": _standard("drop"),
+    "wfr-fault-drop-mid-body": _standard("drop-mid-body"),
     "wfr-fault-missing-fields": _fault(
         lambda r: SimResponse.json(200, {"id": r, "status": "processing"})
     ),
@@ -264,23 +278,21 @@ _STORIES: Sequence[tuple[str, Sequence[Step], str, str, bool]] = (
 _FAULT_STORIES: Mapping[str, tuple[tuple[str, ...], str, str]] = {
     # run id: (played, outcome, description)
     "wfr-fault-500": ((), "unavailable", "500 in Onfido's error shape, every time"),
-    "wfr-fault-502": ((), "unavailable", "502 with a gateway's HTML page"),
-    "wfr-fault-503": ((), "unavailable", "503 with Retry-After: 1, empty body"),
-    "wfr-fault-504": ((), "unavailable", "504 with an empty body"),
+    "wfr-fault-502": faults.row("502"),
+    "wfr-fault-503": faults.row("503"),
+    "wfr-fault-504": faults.row("504"),
     "wfr-fault-429": ((), "rate_limited", "429 with Retry-After: 1"),
     "wfr-fault-429-no-retry-after": ((), "rate_limited", "429 without Retry-After"),
-    "wfr-fault-slow": (("review",), "in_review",
-                       "answers after 2 s (a read timeout under 2 s makes it unavailable)"),
-    "wfr-fault-invalid-json": ((), "malformed_response", "200 whose body is not JSON"),
-    "wfr-fault-truncated-json": ((), "malformed_response", "200 with half a JSON document"),
-    "wfr-fault-html": ((), "malformed_response", "200 with an HTML sign-in page"),
-    "wfr-fault-wrong-content-type": ((), "malformed_response",
-                                     "200 with a JSON body served as text/plain"),
-    "wfr-fault-empty-body": ((), "malformed_response", "200 with an empty body"),
+    "wfr-fault-slow": faults.row("slow", played=("review",), outcome="in_review"),
+    "wfr-fault-invalid-json": faults.row("invalid-json"),
+    "wfr-fault-truncated-json": faults.row("truncated-json"),
+    "wfr-fault-html": faults.row("html"),
+    "wfr-fault-wrong-content-type": faults.row("wrong-content-type"),
+    "wfr-fault-empty-body": faults.row("empty-body"),
     "wfr-fault-array": ((), "malformed_response",
                         "200 with a JSON array (the list endpoint's shape)"),
-    "wfr-fault-drop": ((), "unavailable", "the connection is closed without an answer"),
-    "wfr-fault-drop-mid-body": ((), "unavailable", "the connection is closed after 40 bytes"),
+    "wfr-fault-drop": faults.row("drop"),
+    "wfr-fault-drop-mid-body": faults.row("drop-mid-body"),
     "wfr-fault-missing-fields": (("processing",), "in_progress",
                                  "only id and status: still a report"),
     "wfr-fault-extra-fields": (("review",), "in_review",
@@ -340,7 +352,21 @@ class OnfidoSimulator:
 
     name = "onfido"
     settings: Mapping[str, str] = {"api_token": SANDBOX_API_TOKEN}
+    credential_settings: Mapping[str, str] = {
+        "client_id": SANDBOX_CLIENT_ID,
+        "client_secret": SANDBOX_CLIENT_SECRET,
+    }
+    """Settings that make the provider obtain OAuth2 access tokens from this simulator."""
     scenarios: Sequence[Scenario] = SCENARIOS
+    webhook_settings: Mapping[str, str] = {"webhook_secret": SANDBOX_WEBHOOK_TOKEN}
+    """What a webhook receiver needs to verify :meth:`webhook_deliveries`."""
+
+    def webhook_deliveries(self, now: float) -> list[Any]:
+        """Signed deliveries of every story's completed runs, then the faults.
+
+        See :func:`webhook_deliveries`.
+        """
+        return webhook_deliveries(now)
 
     def __init__(
         self,
@@ -348,6 +374,8 @@ class OnfidoSimulator:
         rate_limit: int | None = RATE_LIMIT_PER_MINUTE,
         tolerance: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
+        token_clock: Callable[[], float] = time.time,
+        token_lifetime: int = TOKEN_LIFETIME,
     ) -> None:
         if rate_limit is not None and rate_limit <= 0:
             raise ValueError("rate_limit must be positive or None")
@@ -356,6 +384,12 @@ class OnfidoSimulator:
         self.rate_limit = rate_limit
         self.tolerance = tolerance
         self._clock = clock
+        self.token_clock = token_clock
+        """Seconds since the epoch: when issued access tokens expire (tests inject one)."""
+        self.token_lifetime = token_lifetime
+        self.exchanges = 0
+        """Access tokens issued since the last reset (issued tokens stay valid on reset)."""
+        self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
         self._calls: dict[str, int] = {}
         self._accepted: dict[str, collections.deque[float]] = {}
@@ -371,6 +405,7 @@ class OnfidoSimulator:
             self._calls.clear()
             self._accepted.clear()
             self.answered.clear()
+            self.exchanges = 0
 
     def calls(self, run_id: str) -> int:
         """How many requests reached ``run_id``'s script since the last reset."""
@@ -388,15 +423,29 @@ class OnfidoSimulator:
         segments = request.segments()
         if segments[:1] == [VERSION_PREFIX]:  # a base_url ending in /v3.6, like Onfido's
             segments = segments[1:]
+        if segments == ["oauth", "token"]:
+            return self._issue(request)
         if len(segments) != 2 or segments[0] != "workflow_runs" or not segments[1]:
             return _not_found()
         run_id = segments[1]
         if request.method != "GET":
             return error_answer(405, "method_not_allowed", "Method not allowed",
                                 headers={"Allow": "GET"})
-        token = _token(request.headers.get("authorization"))
+        header = request.headers.get("authorization")
+        token = _token(header)
         if token != SANDBOX_API_TOKEN:
-            return _unauthorized()
+            bearer = _bearer(header)
+            with self._lock:
+                expires = self._tokens.get(bearer or "")
+            if bearer is None or expires is None:
+                return _unauthorized()
+            if self.token_clock() >= expires:
+                return error_answer(
+                    401, "authorization_error", "The access token expired",
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token", '
+                             'error_description="The access token expired"'},
+                )
+            token = bearer
         retry_after = self._over_limit(token)
         if retry_after is not None:
             return rate_limited_answer(retry_after)
@@ -407,6 +456,29 @@ class OnfidoSimulator:
             n = self._calls.get(run_id, 0)
             self._calls[run_id] = n + 1
         return script[min(n, len(script) - 1)].answer(run_id, n)
+
+    def _issue(self, request: SimRequest) -> SimResponse:
+        """The OAuth2 token endpoint (RFC 6749 client credentials grant)."""
+        if request.method != "POST":
+            return error_answer(405, "method_not_allowed", "Method not allowed",
+                                headers={"Allow": "POST"})
+        form = parse_qs(request.body.decode("utf-8", "replace"))
+
+        def one(name: str) -> str | None:
+            values = form.get(name)
+            return values[0] if values and len(values) == 1 else None
+
+        if one("grant_type") != "client_credentials":
+            return SimResponse.json(400, {"error": "unsupported_grant_type"})
+        if one("client_id") != SANDBOX_CLIENT_ID or one("client_secret") != SANDBOX_CLIENT_SECRET:
+            return SimResponse.json(401, {"error": "invalid_client",
+                                          "error_description": "Client authentication failed"})
+        with self._lock:
+            self.exchanges += 1
+            token = f"sandbox-oauth.{self.exchanges}.{secrets.token_hex(12)}"
+            self._tokens[token] = self.token_clock() + self.token_lifetime
+        return SimResponse.json(200, {"access_token": token, "token_type": "Bearer",
+                                      "expires_in": self.token_lifetime})
 
     def _over_limit(self, token: str) -> int | None:
         """``None`` when this request fits the window (then it counts); else a Retry-After.
@@ -433,3 +505,113 @@ def _token(header: str | None) -> str | None:
     if header is None or not header.startswith(prefix):
         return None
     return header[len(prefix):]
+
+
+def _bearer(header: str | None) -> str | None:
+    """The token of a ``Bearer <token>`` header, else ``None``."""
+    prefix = "Bearer "
+    if header is None or not header.startswith(prefix):
+        return None
+    return header[len(prefix):] or None
+
+
+# -- webhooks -------------------------------------------------------------------------------
+
+WEBHOOK_STATUSES = ("approved", "declined", "review", "abandoned", "error")
+"""The statuses a run completes with: Onfido sends ``workflow_run.completed`` for them."""
+
+WEBHOOK_FAULT_RUN = "wfr-webhook-out-of-order"
+"""The run of the out-of-order deliveries (no polled scenario has it)."""
+
+
+def _iso(at: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(at, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def webhook_body(action: str, object_id: str, status: str, at: float,
+                 resource: Mapping[str, Any] | None = None, **extra: Any) -> bytes:
+    """A delivery body ``{"payload": {...}}`` for ``action`` on ``object_id``.
+
+    Completed at ``at`` (Unix seconds).
+    """
+    kind = action.split(".", 1)[0]
+    payload: dict[str, Any] = {
+        "resource_type": kind,
+        "action": action,
+        "object": {
+            "id": object_id,
+            "status": status,
+            "started_at_iso8601": _iso(at - 60),
+            "completed_at_iso8601": _iso(at),
+            "href": f"https://api.eu.onfido.com/v3.6/{kind}s/{object_id}",
+        },
+        **extra,
+    }
+    if resource is not None:
+        payload["resource"] = dict(resource)
+    return json.dumps({"payload": payload}).encode()
+
+
+def webhook_signature(body: bytes, token: str = SANDBOX_WEBHOOK_TOKEN) -> str:
+    """``X-SHA2-Signature``: the hex HMAC-SHA256 of the raw body."""
+    import hashlib
+    import hmac
+
+    return hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_deliveries(now: float, *, max_body: int = 256 * 1024) -> list[Any]:
+    """Signed ``workflow_run.completed`` deliveries for the stories, then the faults.
+
+    One per completed status of every story; the faults: a replay, an out-of-order pair,
+    a bad signature, a ``check.completed`` and a ``workflow_task.completed``
+    (acknowledged), a non-JSON body, a body over the cap.
+    Onfido signs no time: no stale-timestamp fault.
+    """
+    from kycbridge.webhooks.push import Delivery, status_changes
+
+    def signed(label: str, body: bytes, expect: str = "accepted",
+               token: str = SANDBOX_WEBHOOK_TOKEN) -> Delivery:
+        headers = {"content-type": "application/json",
+                   "x-sha2-signature": webhook_signature(body, token)}
+        return Delivery(label, headers, body, expect)
+
+    def completed(run_id: str, status: str, at: float, **extra: Any) -> bytes:
+        return webhook_body("workflow_run.completed", run_id, status, at,
+                            workflow_run(run_id, Step(status)), **extra)
+
+    changes = [
+        (run_id, word)
+        for run_id, steps, _, _, _ in _STORIES
+        for word in status_changes((s.status for s in steps if s.fault is None),
+                                   WEBHOOK_STATUSES)
+    ]
+    deliveries = [
+        signed(f"{run_id}: workflow_run.completed {word}",
+               completed(run_id, word, now - len(changes) + i))
+        for i, (run_id, word) in enumerate(changes)
+    ]
+    if deliveries:
+        first = deliveries[0]
+        deliveries.append(Delivery(f"replay of {first.label}", first.headers, first.body,
+                                   "duplicate"))
+    run = WEBHOOK_FAULT_RUN
+    deliveries += [
+        signed("out of order: approved (newer)", completed(run, "approved", now - 10)),
+        signed("out of order: review (older, arrives late)", completed(run, "review", now - 20),
+               "stale"),
+        signed("bad signature (another token)", completed(run, "declined", now), "unauthorized",
+               "not-the-sandbox-webhook-token"),
+        signed("check.completed (a check result: no run status)",
+               webhook_body("check.completed", _uuid("check", run), "complete", now),
+               "acknowledged"),
+        signed("workflow_task.completed (no run status)",
+               webhook_body("workflow_task.completed", "profile_data", "completed", now),
+               "acknowledged"),
+        signed("not JSON", b"<html>not json</html>", "malformed"),
+        signed("body over the receiver's cap",
+               completed(run, "approved", now, padding="x" * max_body), "too_large"),
+    ]
+    return deliveries

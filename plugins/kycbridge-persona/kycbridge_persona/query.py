@@ -22,12 +22,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import attrs
 
-import kycbridge.transport
-from kycbridge import secret
+from kycbridge import secret, validators
 from kycbridge.redact import mask
 
 __all__ = [
@@ -58,22 +56,10 @@ VERSION_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 
 
-def _check_text(name: str, value: object, max_length: int) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, not {type(value).__name__}")
-    if not value:
-        raise ValueError(f"{name} must not be empty")
-    if len(value) > max_length:
-        raise ValueError(f"{name} is too long ({len(value)} characters, at most {max_length})")
-    if _CONTROL_OR_SPACE.search(value):
-        raise ValueError(f"{name} {mask(value)!r} contains whitespace or control characters")
-    return value
-
-
 def _validate_inquiry_id(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is None:
         return
-    _check_text("inquiry_id", value, 68)
+    validators.check_text("inquiry_id", value, max_length=68)
     if not INQUIRY_ID_PATTERN.fullmatch(value):
         raise ValueError(
             f"inquiry_id {mask(value)!r} is not a Persona inquiry id "
@@ -84,16 +70,13 @@ def _validate_inquiry_id(_: Any, attribute: attrs.Attribute[Any], value: str | N
 def _validate_reference_id(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is None:
         return
-    _check_text("reference_id", value, REFERENCE_ID_MAX_LENGTH)
+    validators.check_text("reference_id", value, max_length=REFERENCE_ID_MAX_LENGTH)
     if not value.isprintable():
         raise ValueError(f"reference_id {mask(value)!r} contains unprintable characters")
 
 
-def _masked_repr(value: str | None) -> str:
-    return "None" if value is None else repr(mask(value))
-
-
 @attrs.frozen
+@validators.exactly_one_of("inquiry_id", "reference_id")
 class PersonaQuery:
     """One Persona status question: exactly one of ``inquiry_id`` or ``reference_id``.
 
@@ -105,31 +88,31 @@ class PersonaQuery:
     """
 
     inquiry_id: str | None = attrs.field(
-        default=None, validator=_validate_inquiry_id, repr=_masked_repr
+        default=None, validator=_validate_inquiry_id, repr=validators.masked
     )
     """Persona's inquiry id (``inq_...``): asks ``GET /inquiries/{inquiry-id}``."""
     reference_id: str | None = attrs.field(
-        default=None, validator=_validate_reference_id, repr=_masked_repr
+        default=None, validator=_validate_reference_id, repr=validators.masked
     )
     """The partner's own id for the user: asks for the newest inquiry with that reference."""
-
-    def __attrs_post_init__(self) -> None:
-        if (self.inquiry_id is None) == (self.reference_id is None):
-            given = "both" if self.inquiry_id is not None else "neither"
-            raise ValueError(f"give exactly one of inquiry_id or reference_id ({given} given)")
 
     @property
     def subject(self) -> str:
         """The inquiry id or reference id this query is about."""
         subject = self.inquiry_id if self.inquiry_id is not None else self.reference_id
-        assert subject is not None  # guaranteed by __attrs_post_init__
+        assert subject is not None  # guaranteed by validators.exactly_one_of
         return subject
 
 
-def _none_if_blank(value: object) -> object:
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
+def _validate_webhook_secret(_: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"{attribute.name} must be a string, not {type(value).__name__}")
+    if _CONTROL_OR_SPACE.search(value) or len(value) > 512:
+        # Never shown: the value is a secret.
+        raise ValueError(f"{attribute.name} contains whitespace or control characters, or is "
+                         "longer than 512 characters")
 
 
 def _validate_api_key(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
@@ -145,7 +128,7 @@ def _validate_api_key(_: Any, attribute: attrs.Attribute[Any], value: str | None
 
 
 def _strip(value: object) -> object:
-    value = _none_if_blank(value)
+    value = validators.none_if_blank(value)
     return value.strip() if isinstance(value, str) else value
 
 
@@ -163,32 +146,6 @@ def _validate_version(_: Any, attribute: attrs.Attribute[Any], value: str | None
         raise ValueError(f"persona_version {shown!r} is not a calendar date") from None
 
 
-def _clean_base_url(value: object) -> object:
-    return value.strip().rstrip("/") if isinstance(value, str) else value
-
-
-_CORE_CHECK = getattr(kycbridge.transport, "check_base_url", None)
-
-
-def _validate_base_url(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not isinstance(value, str):
-        raise TypeError(f"base_url must be a string, not {type(value).__name__}")
-    if _CORE_CHECK is not None:  # the core's own check, where this kycbridge has one
-        try:
-            _CORE_CHECK(value)
-        except ValueError as exc:
-            raise ValueError(f"base_url: {exc}") from None
-    if _CONTROL_OR_SPACE.search(value):
-        raise ValueError("base_url contains whitespace or control characters")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url {value!r} must be an absolute http(s) URL")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("base_url must not carry credentials")
-    if parts.query or parts.fragment or "?" in value or "#" in value:
-        raise ValueError(f"base_url {value!r} must not have a query string or fragment")
-
-
 @attrs.frozen
 class PersonaSettings:
     """How to reach Persona.
@@ -198,7 +155,7 @@ class PersonaSettings:
     """
 
     api_key: str | None = secret(
-        default=None, converter=_none_if_blank, validator=_validate_api_key
+        default=None, converter=validators.none_if_blank, validator=_validate_api_key
     )
     """The API key, sent as ``Authorization: Bearer <key>``. Required at fetch time."""
     persona_version: str | None = attrs.field(
@@ -207,9 +164,22 @@ class PersonaSettings:
     """The ``Persona-Version`` header (``2023-01-05``); ``None`` sends none (the account's
     default version applies)."""
     base_url: str = attrs.field(
-        default=DEFAULT_BASE_URL, converter=_clean_base_url, validator=_validate_base_url
+        default=DEFAULT_BASE_URL,
+        converter=validators.clean_base_url,
+        validator=validators.base_url(refuse_fragment=True),
     )
     """Where the API lives, ``/api/v1`` included; a trailing ``/`` is dropped."""
+    webhook_secret: str | None = secret(
+        default=None, converter=validators.none_if_blank, validator=_validate_webhook_secret
+    )
+    """The webhook's secret: ``Persona-Signature`` is checked with it (env
+    ``KYCBRIDGE_PERSONA_WEBHOOK_SECRET``). Never sent."""
+    webhook_secret_previous: str | None = secret(
+        default=None, converter=validators.none_if_blank, validator=_validate_webhook_secret
+    )
+    """During a secret rotation, the secret being replaced (env
+    ``KYCBRIDGE_PERSONA_WEBHOOK_SECRET_PREVIOUS``): deliveries signed with either are
+    accepted. Unset it once the rotation is over."""
 
     def url(self, path: str) -> str:
         """``path`` (``/inquiries``) below :attr:`base_url`, prefix kept."""

@@ -47,6 +47,12 @@ __all__ = [
     "inquiry",
 ]
 
+SANDBOX_WEBHOOK_SECRET = "wbhsec_sandbox_persona_0123456789"  # noqa: S105 - a sandbox value
+"""The secret the simulator's webhook deliveries are signed with."""
+
+SANDBOX_WEBHOOK_SECRET_PREVIOUS = "wbhsec_sandbox_persona_previous_01"  # noqa: S105
+"""The secret being rotated out (the rotation delivery is signed with both)."""
+
 SANDBOX_API_KEY = "sandbox-persona-key"
 """The only API key the simulator accepts (sent as ``Authorization: Bearer <key>``)."""
 
@@ -399,6 +405,15 @@ class PersonaSimulator:
     name = "persona"
     settings: Mapping[str, str] = {"api_key": SANDBOX_API_KEY}
     scenarios: Sequence[Scenario] = SCENARIOS
+    webhook_settings: Mapping[str, str] = {"webhook_secret": SANDBOX_WEBHOOK_SECRET}
+    """What a webhook receiver needs to verify :meth:`webhook_deliveries`."""
+
+    def webhook_deliveries(self, now: float) -> list[Any]:
+        """Signed deliveries of every story's status changes, then the faults.
+
+        See :func:`webhook_deliveries`.
+        """
+        return webhook_deliveries(now)
 
     def __init__(self, *, rate_limit: int | None = RATE_LIMIT_PER_MINUTE,
                  tolerance: float = 0.1,
@@ -535,3 +550,106 @@ def _valid_version(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# -- webhooks -------------------------------------------------------------------------------
+
+EVENT_NAMES: Mapping[str, str] = {
+    "created": "inquiry.created",
+    "pending": "inquiry.started",
+    "completed": "inquiry.completed",
+    "needs_review": "inquiry.marked-for-review",
+    "approved": "inquiry.approved",
+    "declined": "inquiry.declined",
+    "failed": "inquiry.failed",
+    "expired": "inquiry.expired",
+}
+"""The event Persona sends when an inquiry reaches each status."""
+
+WEBHOOK_FAULT_INQUIRY = "inq_WebhookOutOfOrder"
+"""The inquiry of the out-of-order deliveries (no polled scenario has it)."""
+
+
+def _iso_at(at: float) -> str:
+    when = dt.datetime.fromtimestamp(at, dt.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def webhook_body(event_id: str, name: str, inquiry_id: str, status: str | None, at: float,
+                 **extra: Any) -> bytes:
+    """An event body: ``name`` about ``inquiry_id`` (in ``status``) created at ``at``."""
+    payload = {"data": inquiry(inquiry_id, status or "approved")}
+    attributes: dict[str, Any] = {"name": name, "created-at": _iso_at(at), "payload": payload,
+                                  **extra}
+    return json.dumps({"data": {"type": "event", "id": event_id,
+                                "attributes": attributes}}).encode()
+
+
+def webhook_signature(body: bytes, t: float, *secrets: str) -> str:
+    """``Persona-Signature``: one ``t=..,v1=..`` set per secret, space-separated."""
+    import hashlib
+    import hmac
+
+    stamp = str(int(t))
+    return " ".join(
+        f"t={stamp},v1="
+        + hmac.new(s.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        for s in secrets
+    )
+
+
+def webhook_deliveries(now: float, *, max_body: int = 256 * 1024) -> list[Any]:
+    """Signed deliveries for every story's status changes, then the faults.
+
+    Events ``created-at`` one second apart, in order; the faults: a replay, an
+    out-of-order pair, a rotation (two signature sets), a bad signature, a stale
+    timestamp, a redaction (acknowledged), a non-JSON body and a body over the cap.
+    """
+    from kycbridge.webhooks.push import Delivery, status_changes
+
+    def signed(label: str, body: bytes, expect: str = "accepted", at: float = now,
+               secrets: tuple[str, ...] = (SANDBOX_WEBHOOK_SECRET,)) -> Delivery:
+        headers = {"content-type": "application/json",
+                   "persona-signature": webhook_signature(body, at, *secrets)}
+        return Delivery(label, headers, body, expect)
+
+    changes = [
+        (inquiry_id, word)
+        for inquiry_id, steps, _, _, _ in _STORIES
+        for word in status_changes((s.status for s in steps if s.fault is None), EVENT_NAMES)
+    ]
+    deliveries = [
+        signed(f"{inquiry_id}: {EVENT_NAMES[word]}",
+               webhook_body(f"evt_Sandbox{i:04d}", EVENT_NAMES[word], inquiry_id, word,
+                            now - len(changes) + i))
+        for i, (inquiry_id, word) in enumerate(changes)
+    ]
+    if deliveries:
+        first = deliveries[0]
+        deliveries.append(Delivery(f"replay of {first.label}", first.headers, first.body,
+                                   "duplicate"))
+    inq = WEBHOOK_FAULT_INQUIRY
+    deliveries += [
+        signed("out of order: inquiry.approved (newer)",
+               webhook_body("evt_SandboxOoo1", "inquiry.approved", inq, "approved", now - 10)),
+        signed("out of order: inquiry.completed (older, arrives late)",
+               webhook_body("evt_SandboxOoo2", "inquiry.completed", inq, "completed", now - 20),
+               "stale"),
+        signed("secret rotation: two signature sets (the previous secret first)",
+               webhook_body("evt_SandboxRotate", "inquiry.approved", inq, "approved", now - 5),
+               secrets=(SANDBOX_WEBHOOK_SECRET_PREVIOUS, SANDBOX_WEBHOOK_SECRET)),
+        signed("bad signature (another secret)",
+               webhook_body("evt_SandboxBad", "inquiry.declined", inq, "declined", now),
+               "unauthorized", secrets=("wbhsec_not_the_sandbox_secret",)),
+        signed("stale timestamp (signed an hour ago)",
+               webhook_body("evt_SandboxStale", "inquiry.declined", inq, "declined", now),
+               "unauthorized", at=now - 3600),
+        signed("inquiry.redacted (no status change: acknowledged)",
+               webhook_body("evt_SandboxRedacted", "inquiry.redacted", inq, None, now),
+               "acknowledged"),
+        signed("not JSON", b"<html>not json</html>", "malformed"),
+        signed("body over the receiver's cap",
+               webhook_body("evt_SandboxLarge", "inquiry.approved", inq, "approved", now,
+                            padding="x" * max_body), "too_large"),
+    ]
+    return deliveries

@@ -12,7 +12,6 @@ rules in :mod:`.mapping`, the error table in :mod:`.errors`, typed details in
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -38,20 +37,12 @@ __version__ = "0.1.0"
 KYCBRIDGE_PLUGIN_API = "1.0"
 """The kycbridge plugin API this plugin is written for (read before any hook is called)."""
 
-_LAZY = {
+__getattr__ = kycbridge.lazy_exports(__name__, {
     "StarkFiProvider": "provider",
     "StarkFiQuery": "query",
     "StarkFiSettings": "query",
     "StarkFiSimulator": "simulator",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import the public classes on first access, keeping ``import kycbridge_starkfi`` light."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+})
 
 
 @kycbridge.hookimpl

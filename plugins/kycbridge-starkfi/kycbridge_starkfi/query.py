@@ -15,10 +15,8 @@ from typing import Any
 
 import attrs
 
-from kycbridge import secret
-from kycbridge.errors import InvalidQuery
+from kycbridge import secret, validators
 from kycbridge.redact import mask
-from kycbridge.transport import check_base_url
 
 __all__ = [
     "API_KEY_ENV",
@@ -68,23 +66,10 @@ EVM_WALLET_PATTERN = re.compile(r"0x[0-9a-fA-F]{40}")
 _CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 
 
-def _check_text(name: str, value: object, max_length: int) -> str:
-    """Type, emptiness, length and whitespace checks shared by both subject fields."""
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, not {type(value).__name__}")
-    if not value:
-        raise ValueError(f"{name} must not be empty")
-    if len(value) > max_length:
-        raise ValueError(f"{name} is too long ({len(value)} characters, at most {max_length})")
-    if _CONTROL_OR_SPACE.search(value):
-        raise ValueError(f"{name} {mask(value)!r} contains whitespace or control characters")
-    return value
-
-
 def _validate_email(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is None:
         return
-    _check_text("email", value, EMAIL_MAX_LENGTH)
+    validators.check_text("email", value, max_length=EMAIL_MAX_LENGTH)
     local = value.rpartition("@")[0]
     if len(local) > EMAIL_LOCAL_MAX_LENGTH or not EMAIL_PATTERN.fullmatch(value):
         raise ValueError(f"email {mask(value)!r} is not a valid email address")
@@ -100,7 +85,7 @@ def is_wallet(value: object) -> bool:
 def _validate_wallet(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is None:
         return
-    _check_text("wallet", value, 64)
+    validators.check_text("wallet", value, max_length=64)
     if not is_wallet(value):
         raise ValueError(
             f"wallet {mask(value)!r} is neither a Solana address (32-44 base58 characters) "
@@ -108,11 +93,8 @@ def _validate_wallet(_: Any, attribute: attrs.Attribute[Any], value: str | None)
         )
 
 
-def _masked_repr(value: str | None) -> str:
-    return "None" if value is None else repr(mask(value))
-
-
 @attrs.frozen
+@validators.exactly_one_of("email", "wallet")
 class StarkFiQuery:
     """One StarkFi status question: exactly one of ``email`` or ``wallet``.
 
@@ -123,33 +105,26 @@ class StarkFiQuery:
     one, or when neither or both are given. Messages never show the value unmasked.
     """
 
-    email: str | None = attrs.field(default=None, validator=_validate_email, repr=_masked_repr)
+    email: str | None = attrs.field(
+        default=None, validator=_validate_email, repr=validators.masked
+    )
     """The email the user went through StarkFi's email flow with."""
-    wallet: str | None = attrs.field(default=None, validator=_validate_wallet, repr=_masked_repr)
+    wallet: str | None = attrs.field(
+        default=None, validator=_validate_wallet, repr=validators.masked
+    )
     """The wallet the user went through StarkFi's wallet flow with (Solana or EVM)."""
-
-    def __attrs_post_init__(self) -> None:
-        if (self.email is None) == (self.wallet is None):
-            given = "both" if self.email is not None else "neither"
-            raise ValueError(f"give exactly one of email or wallet ({given} given)")
 
     @property
     def subject(self) -> str:
         """The email or wallet this query is about."""
         subject = self.email if self.email is not None else self.wallet
-        assert subject is not None  # guaranteed by __attrs_post_init__
+        assert subject is not None  # guaranteed by validators.exactly_one_of
         return subject
 
     @property
     def param(self) -> tuple[str, str]:
         """The query parameter StarkFi expects: ``("email", ...)`` or ``("wallet", ...)``."""
         return ("email", self.subject) if self.email is not None else ("wallet", self.subject)
-
-
-def _none_if_blank(value: object) -> object:
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
 
 
 def _validate_api_key(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
@@ -162,22 +137,6 @@ def _validate_api_key(_: Any, attribute: attrs.Attribute[Any], value: str | None
         raise ValueError("api_key contains whitespace or control characters")
 
 
-def _clean_base_url(value: object) -> object:
-    return value.strip().rstrip("/") if isinstance(value, str) else value
-
-
-def _validate_base_url(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not isinstance(value, str):
-        raise TypeError(f"base_url must be a string, not {type(value).__name__}")
-    # The core's rule (the transport checks again when sending); messages never quote the URL.
-    try:
-        check_base_url(value)
-    except InvalidQuery as exc:
-        raise ValueError(f"base_url: {exc.message}") from None
-    if "?" in value:
-        raise ValueError("base_url must not have a query string")
-
-
 @attrs.frozen
 class StarkFiSettings:
     """How to reach StarkFi.
@@ -187,11 +146,13 @@ class StarkFiSettings:
     """
 
     api_key: str | None = secret(
-        default=None, converter=_none_if_blank, validator=_validate_api_key
+        default=None, converter=validators.none_if_blank, validator=_validate_api_key
     )
     """The partner API key, sent as ``x-api-key``. Required at fetch time. Never shown."""
     base_url: str = attrs.field(
-        default=DEFAULT_BASE_URL, converter=_clean_base_url, validator=_validate_base_url
+        default=DEFAULT_BASE_URL,
+        converter=validators.clean_base_url,
+        validator=validators.base_url(),
     )
     """Where the API lives, path prefix included (``https://host/api``); trailing ``/`` dropped."""
 

@@ -14,7 +14,6 @@ and ``data.status`` words other than ``pending`` (``approved``, ``rejected``).
 from __future__ import annotations
 
 import collections
-import functools
 import json
 import threading
 import time
@@ -24,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from kycbridge import faults
 from kycbridge.sandbox import Scenario, SimRequest, SimResponse
 
 __all__ = [
@@ -54,7 +54,7 @@ DOCS_URL = "https://docs.starkfi.io/rate-limits"
 
 STATUS_PATH = "/kyc/status"
 
-BIG_BODY_BYTES = 10 * 1024 * 1024
+BIG_BODY_BYTES = faults.BIG_BODY_SIZE
 """Size of ``fault-big-body``'s answer: ten times the transport's default cap."""
 
 
@@ -157,31 +157,17 @@ def _json_bytes(payload: Any) -> bytes:
     return json.dumps(payload).encode("utf-8")
 
 
-@functools.lru_cache(maxsize=1)
-def _big_body() -> bytes:
-    body = success_body(Step("In Review"), "fault-big-body")
-    head = _json_bytes({**body, "padding": ""})[:-2]  # drop the closing `"}`
-    return head + b"x" * (BIG_BODY_BYTES - len(head) - 2) + b'"}'
-
-
-_GATEWAY_502 = (
-    b"<html><head><title>502 Bad Gateway</title></head><body>"
-    b"<center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
-)
-_LOGIN_PAGE = (
-    b"<!doctype html><html><head><title>StarkFi - Sign in</title></head>"
-    b"<body><form action='/login'></form></body></html>"
-)
+_STANDARD_200 = ("slow", "invalid-json", "truncated-json", "html", "wrong-content-type",
+                 "empty-body", "big-body", "drop", "drop-mid-body")
+"""The standard faults (:mod:`kycbridge.faults`) played after the status codes."""
 
 F500 = _fault(lambda s: error_answer(500, "server_failed", "Server failed on KYC status"))
-F502 = _fault(lambda s: SimResponse(502, _GATEWAY_502, content_type="text/html"))
 F503 = _fault(
     lambda s: error_answer(
         503, "service_unavailable", "Service temporarily unavailable",
         headers={"Retry-After": "1"},
     )
 )
-F504 = _fault(lambda s: SimResponse(504, b"", content_type=""))
 F429 = _fault(lambda s: rate_limited_answer())
 F429_BARE = _fault(lambda s: rate_limited_answer(retry_after=False))
 
@@ -221,39 +207,23 @@ _WRONG_TYPES_DATA = {
 }
 
 
-def _truncated_json(subject: str) -> SimResponse:
-    full = _json_bytes(success_body(Step("In Review"), subject))
-    return SimResponse(200, full[: len(full) // 2])
+def _normal(subject: str) -> SimResponse:
+    return SimResponse(200, _json_bytes(success_body(Step("In Review"), subject)))
+
+
+def _standard(name: str) -> Step:
+    """A standard fault (:mod:`kycbridge.faults`), made from an In Review answer."""
+    return _fault(lambda s: faults.answer(name, _normal(s), title="StarkFi - Sign in"))
 
 
 FAULT_STEPS: Mapping[str, Step] = {
     "fault-500": F500,
-    "fault-502": F502,
+    "fault-502": _standard("502"),
     "fault-503": F503,
-    "fault-504": F504,
+    "fault-504": _standard("504"),
     "fault-429": F429,
     "fault-429-no-retry-after": F429_BARE,
-    "fault-slow": _fault(
-        lambda s: SimResponse.json(200, success_body(Step("In Review"), s), delay=2.0)
-    ),
-    "fault-invalid-json": _fault(
-        lambda s: SimResponse(
-            200, b'{"statusCode": 200, "success": true, "status": kyc_status_retrieved}'
-        )
-    ),
-    "fault-truncated-json": _fault(_truncated_json),
-    "fault-html": _fault(lambda s: SimResponse(200, _LOGIN_PAGE, content_type="text/html")),
-    "fault-wrong-content-type": _fault(
-        lambda s: SimResponse(
-            200, _json_bytes(success_body(Step("In Review"), s)), content_type="text/plain"
-        )
-    ),
-    "fault-empty-body": _fault(lambda s: SimResponse(200, b"")),
-    "fault-big-body": _fault(lambda s: SimResponse(200, _big_body())),
-    "fault-drop": _fault(lambda s: SimResponse(200, drop=True)),
-    "fault-drop-mid-body": _fault(
-        lambda s: SimResponse.json(200, success_body(Step("In Review"), s), truncate=40)
-    ),
+    **{f"fault-{name}": _standard(name) for name in _STANDARD_200},
     "fault-missing-fields": _fault(
         lambda s: SimResponse.json(200, _ok({"session_status": "In Progress"}))
     ),
@@ -316,22 +286,13 @@ _STORIES: Sequence[tuple[str, str, Sequence[Step], str, str, bool]] = (
 _FAULT_STORIES: Mapping[str, tuple[tuple[str, ...], str, str]] = {
     # local part: (played, outcome, description)
     "fault-500": ((), "unavailable", "500 server_failed, every time"),
-    "fault-502": ((), "unavailable", "502 with a gateway's HTML page"),
+    "fault-502": faults.row("502"),
     "fault-503": ((), "unavailable", "503 with Retry-After: 1"),
-    "fault-504": ((), "unavailable", "504 with an empty body"),
+    "fault-504": faults.row("504"),
     "fault-429": ((), "rate_limited", "429 with Retry-After: 1"),
     "fault-429-no-retry-after": ((), "rate_limited", "429 without Retry-After"),
-    "fault-slow": (("In Review",), "in_review",
-                   "answers after 2 s (a read timeout under 2 s makes it unavailable)"),
-    "fault-invalid-json": ((), "malformed_response", "200 whose body is not JSON"),
-    "fault-truncated-json": ((), "malformed_response", "200 with half a JSON document"),
-    "fault-html": ((), "malformed_response", "200 with an HTML sign-in page"),
-    "fault-wrong-content-type": ((), "malformed_response",
-                                 "200 with a JSON body served as text/plain"),
-    "fault-empty-body": ((), "malformed_response", "200 with an empty body"),
-    "fault-big-body": ((), "malformed_response", "200 with a 10 MB body (over the size cap)"),
-    "fault-drop": ((), "unavailable", "the connection is closed without an answer"),
-    "fault-drop-mid-body": ((), "unavailable", "the connection is closed after 40 bytes"),
+    **{f"fault-{name}": row for name, row in faults.rows(
+        _STANDARD_200, played=("In Review",), outcome="in_review").items()},
     "fault-missing-fields": (("In Progress",), "in_progress",
                              "data has only session_status: still a report"),
     "fault-extra-fields": (("In Review",), "in_review",

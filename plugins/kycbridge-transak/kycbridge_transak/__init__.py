@@ -12,7 +12,6 @@ the request and payload in :mod:`kycbridge_transak.provider`, the scripted sandb
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -46,27 +45,17 @@ __all__ = [
     "register_webhooks",
 ]
 
-_LAZY = {
-    "STATUS_MAP": ".mapping",
-    "TransakDetails": ".provider",
-    "TransakProvider": ".provider",
-    "TransakQuery": ".query",
-    "TransakSettings": ".query",
-    "SANDBOX_ACCESS_TOKEN": ".simulator",
-    "SANDBOX_PARTNER_TOKEN": ".simulator",
-    "TransakSimulator": ".simulator",
-    "TransakWebhooks": ".webhooks",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import the public names on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = kycbridge.lazy_exports(__name__, {
+    "STATUS_MAP": "mapping",
+    "TransakDetails": "provider",
+    "TransakProvider": "provider",
+    "TransakQuery": "query",
+    "TransakSettings": "query",
+    "SANDBOX_ACCESS_TOKEN": "simulator",
+    "SANDBOX_PARTNER_TOKEN": "simulator",
+    "TransakSimulator": "simulator",
+    "TransakWebhooks": "webhooks",
+})
 
 
 @kycbridge.hookimpl

@@ -6,6 +6,7 @@ The request, the 200 payload and the details live here; the status words are in
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, NoReturn
 
 import attrs
@@ -16,17 +17,50 @@ from kycbridge import (
     Parsed,
     Request,
 )
+from kycbridge.credentials import CredentialInfo, Token, TokenExchange, credential_key
 from kycbridge.errortable import is_json_type
-from kycbridge.transport import Response
+from kycbridge.transport import Response, json_body
 
 from .errors import ERROR_TABLE
 from .mapping import STATUS_MAP
 from .query import TransakQuery, TransakSettings
 
-__all__ = ["ID_PROOF_STATUS_PATH", "TransakDetails", "TransakProvider"]
+__all__ = [
+    "ID_PROOF_STATUS_PATH",
+    "REFRESH_TOKEN_PATH",
+    "TransakDetails",
+    "TransakProvider",
+    "read_partner_token",
+]
 
 ID_PROOF_STATUS_PATH = "/api/v2/kyc/id-proof-status"
 """The endpoint's path below the base URL."""
+
+REFRESH_TOKEN_PATH = "/partners/api/v2/refresh-token"  # noqa: S105 - a path
+"""Where the partner access token is obtained, below the partner base URL."""
+
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,8192}")
+_EXPIRED = re.compile(rb"expired", re.IGNORECASE)
+
+
+def read_partner_token(payload: Any, now: float) -> Token:
+    """The token in ``{"data": {"accessToken": str, "expiresAt": <unix seconds>}}``.
+
+    An ``expiresAt`` over 10^12 is read as milliseconds (tolerated, unconfirmed). Raises
+    ``ValueError`` for another shape (the core makes it a ``MalformedResponse``).
+    """
+    data = payload["data"]
+    value, expires = data["accessToken"], data["expiresAt"]
+    if not isinstance(value, str) or not _HEADER_SAFE.fullmatch(value):
+        raise ValueError("accessToken is not a header-safe string")
+    if isinstance(expires, bool) or not isinstance(expires, (int, float)):
+        raise ValueError("expiresAt is not a number")
+    seconds = float(expires) / 1000 if expires > 1e12 else float(expires)
+    return Token(value=value, expires_at=seconds, issued_at=now)
+
+
+def _with_partner_token(request: Request, token: Token) -> Request:
+    return request.with_headers({"x-access-token": token.value}, secret=True)
 
 
 @attrs.frozen(kw_only=True)
@@ -53,6 +87,41 @@ class TransakProvider(HTTPStatusProvider):
     status_map = STATUS_MAP
     rate_limit: ClassVar[float | None] = None
     error_table = ERROR_TABLE
+    credential_info = CredentialInfo(
+        static=("partner_access_token",),
+        exchanged_from=("api_key", "api_secret"),
+        obtains="the partner access token (x-access-token), valid 7 days",
+    )
+
+    def credential(self, settings: TransakSettings) -> TokenExchange | None:
+        """The partner-token exchange, or ``None`` when a static token wins or no key is set.
+
+        ``POST {partner base}/partners/api/v2/refresh-token`` with ``api-secret`` and
+        ``{"apiKey": ...}``, when ``api_key``/``api_secret`` are set and no static
+        ``partner_access_token`` is.
+        """
+        if settings.partner_access_token is not None or settings.api_secret is None:
+            return None
+        assert settings.api_key is not None  # the settings class checks they go together
+        url = settings.partner_url + REFRESH_TOKEN_PATH
+        return TokenExchange(
+            key=credential_key(self.name, url, settings.api_key, settings.api_secret),
+            request=Request(
+                url=url,
+                method="POST",
+                headers={"api-secret": settings.api_secret, "accept": "application/json"},
+                secret_headers=frozenset({"api-secret"}),
+                body=json_body({"apiKey": settings.api_key}),
+                content_type="application/json",
+            ),
+            read=read_partner_token,
+            apply=_with_partner_token,
+            settings=("api_key", "api_secret"),
+        )
+
+    def token_expired(self, response: Response) -> bool:
+        """A 401 whose body says "expired" (unconfirmed: Transak documents no such answer)."""
+        return response.status == 401 and _EXPIRED.search(response.body[:4096]) is not None
 
     def build_request(self, query: TransakQuery, settings: TransakSettings) -> Request:
         """``GET {base}/api/v2/kyc/id-proof-status?workFlowRunId=...`` with its headers.

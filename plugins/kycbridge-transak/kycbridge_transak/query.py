@@ -14,14 +14,13 @@ from typing import Any
 import attrs
 
 import kycbridge
-from kycbridge.errors import InvalidQuery
-from kycbridge.redact import mask
-from kycbridge.transport import check_base_url
+from kycbridge import validators
 
 __all__ = [
     "ENVIRONMENTS",
     "MAX_TOKEN_LENGTH",
     "MAX_WORK_FLOW_RUN_ID_LENGTH",
+    "PARTNER_ENVIRONMENTS",
     "WEBHOOK_UNSIGNED",
     "TransakQuery",
     "TransakSettings",
@@ -32,6 +31,12 @@ ENVIRONMENTS: dict[str, str] = {
     "production": "https://api-gateway.transak.com",
 }
 """Transak's API gateways, by environment name."""
+
+PARTNER_ENVIRONMENTS: dict[str, str] = {
+    "staging": "https://api-stg.transak.com",
+    "production": "https://api.transak.com",
+}
+"""Transak's partner API (where the partner access token is obtained), by environment name."""
 
 MAX_WORK_FLOW_RUN_ID_LENGTH = 256
 """Longest workflow run id accepted (Transak's are UUIDs, 36 characters)."""
@@ -91,10 +96,6 @@ def _email(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
         raise ValueError(f"{attribute.name} must be an ASCII email address (user@example.com)")
 
 
-def _masked_repr(value: object) -> str:
-    return "None" if value is None else repr(mask(value))
-
-
 @attrs.frozen(kw_only=True)
 class TransakQuery:
     """One question to Transak: the id-proof status of one KYC workflow run.
@@ -102,7 +103,7 @@ class TransakQuery:
     ``repr()`` shows the workflow run id and the email masked and the token as ``***``.
     """
 
-    work_flow_run_id: str = attrs.field(validator=_work_flow_run_id, repr=_masked_repr)
+    work_flow_run_id: str = attrs.field(validator=_work_flow_run_id, repr=validators.masked)
     """The ``workFlowRunId`` from Transak's *Get Additional Requirements* API."""
     access_token: str = kycbridge.secret(validator=_header_token)
     """The user's access token (from ``POST /api/v2/auth/verify``), sent as ``authorization``.
@@ -110,7 +111,7 @@ class TransakQuery:
     user_identifier: str | None = attrs.field(
         default=None,
         validator=attrs.validators.optional(_email),
-        repr=_masked_repr,
+        repr=validators.masked,
     )
     """The user's email, sent as ``x-user-identifier`` (Auth Reliance flows only).
     Personal data: masked in reprs, never logged."""
@@ -133,17 +134,6 @@ def _environment(_: object, attribute: attrs.Attribute[Any], value: object) -> N
     text = _require_str(attribute, value)
     if text not in ENVIRONMENTS:
         raise ValueError(f"{attribute.name} must be one of {sorted(ENVIRONMENTS)}")
-
-
-def _base_url(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    text = _require_str(attribute, value)
-    # The core's rule (the transport checks again when sending); messages never quote the URL.
-    try:
-        check_base_url(text)
-    except InvalidQuery as exc:
-        raise ValueError(f"{attribute.name}: {exc.message}") from None
-    if "?" in text:
-        raise ValueError(f"{attribute.name} must not have a query string")
 
 
 WEBHOOK_UNSIGNED = ("reject", "accept")
@@ -170,7 +160,7 @@ class TransakSettings:
     base_url: str | None = attrs.field(
         default=None,
         converter=_strip_slash,
-        validator=attrs.validators.optional(_base_url),
+        validator=attrs.validators.optional(validators.base_url()),
     )
     """Send requests here instead of the environment's gateway (a proxy, the sandbox); may
     carry a path prefix. A trailing slash is dropped."""
@@ -179,7 +169,24 @@ class TransakSettings:
     )
     """The partner access token, sent as ``x-access-token`` (Auth Reliance flows only).
     Secret: prefer env ``KYCBRIDGE_TRANSAK_PARTNER_ACCESS_TOKEN``. It is also the key Transak
-    signs its webhooks with (HS256)."""
+    signs its webhooks with (HS256). When set, it wins over ``api_key``/``api_secret``."""
+    api_key: str | None = kycbridge.secret(
+        default=None, validator=attrs.validators.optional(_header_token)
+    )
+    """The partner API key. With ``api_secret`` (and no ``partner_access_token``), the
+    provider obtains the partner access token itself, and refreshes it. Secret."""
+    api_secret: str | None = kycbridge.secret(
+        default=None, validator=attrs.validators.optional(_header_token)
+    )
+    """The partner API secret, sent as ``api-secret`` to the refresh-token endpoint. Secret."""
+    partner_base_url: str | None = attrs.field(
+        default=None,
+        converter=_strip_slash,
+        validator=attrs.validators.optional(validators.base_url()),
+    )
+    """Where the partner access token is obtained: default ``base_url`` when set (the
+    sandbox, a proxy), else the environment's partner API (``https://api-stg.transak.com``,
+    ``https://api.transak.com``)."""
     webhook_unsigned: str = attrs.field(
         default="reject", converter=_fold, validator=_webhook_unsigned
     )
@@ -187,7 +194,16 @@ class TransakSettings:
     refused (401). ``accept``: such a body is trusted unverified. Only for a receiver that
     authenticates Transak some other way: anybody can forge an unsigned body."""
 
+    def __attrs_post_init__(self) -> None:
+        if (self.api_key is None) != (self.api_secret is None):
+            raise ValueError("api_key and api_secret go together: set both, or neither")
+
     @property
     def url(self) -> str:
         """The base URL requests go to: ``base_url`` when set, else the environment's."""
         return self.base_url or ENVIRONMENTS[self.environment]
+
+    @property
+    def partner_url(self) -> str:
+        """Where the partner access token is obtained (see :attr:`partner_base_url`)."""
+        return self.partner_base_url or self.base_url or PARTNER_ENVIRONMENTS[self.environment]

@@ -8,6 +8,13 @@ It answers as Transak's document says, and no more:
   ``{"error": {"statusCode": 401, "message": "Unauthorized"}}``); ``x-access-token``, when
   sent, must be :data:`SANDBOX_PARTNER_TOKEN` (else the same 401); ``x-user-identifier`` is
   accepted as sent;
+* ``POST /partners/api/v2/refresh-token`` with header ``api-secret`` =
+  :data:`SANDBOX_API_SECRET` and body ``{"apiKey": SANDBOX_API_KEY}`` issues a partner
+  access token, ``{"data": {"accessToken", "expiresAt"}}``, valid ``token_lifetime`` seconds
+  on the simulator's ``clock`` (7 days by default); a wrong key or secret is a 401. An issued
+  token is accepted as ``x-access-token`` until it expires, then answered 401 ``Access token
+  expired`` (the sandbox plays "token expired mid-watch"); :attr:`TransakSimulator.exchanges`
+  counts the tokens issued;
 * query parameter ``workFlowRunId`` is required (missing or empty: 400);
 * a workflow run id listed in :data:`SCRIPTS` plays its script, one step per request (retries
   included), the last step repeating; any other id is a fresh run: ``NOT_SUBMITTED``.
@@ -20,7 +27,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -36,11 +45,15 @@ from kycbridge import (
 from kycbridge.sandbox import Scenario, SimRequest, SimResponse
 
 __all__ = [
+    "REFRESH_PATH",
     "SANDBOX_ACCESS_TOKEN",
+    "SANDBOX_API_KEY",
+    "SANDBOX_API_SECRET",
     "SANDBOX_KYC_TYPE",
     "SANDBOX_PARTNER_TOKEN",
     "SCRIPTS",
     "SEED_CONFORMING",
+    "TOKEN_LIFETIME",
     "WEBHOOK_WORDS",
     "Script",
     "Step",
@@ -55,6 +68,17 @@ SANDBOX_ACCESS_TOKEN = "sandbox-user-token"  # noqa: S105 - a public sandbox val
 SANDBOX_PARTNER_TOKEN = "sandbox-partner-token-0123456789abcdef"  # noqa: S105 - a public sandbox value
 """The only partner access token (``x-access-token`` header) the simulator accepts, and the
 key its webhook deliveries are signed with (32 bytes or more, as HS256 keys should be)."""
+
+SANDBOX_API_KEY = "sandbox-transak-api-key"
+"""The partner API key the simulator's refresh-token endpoint accepts."""
+
+SANDBOX_API_SECRET = "sandbox-transak-api-secret-0123456789"  # noqa: S105 - a public sandbox value
+"""The partner API secret (header ``api-secret``) the refresh-token endpoint accepts."""
+
+TOKEN_LIFETIME = 7 * 24 * 3600.0
+"""Seconds an issued partner access token is valid (Transak's: 7 days)."""
+
+REFRESH_PATH = "/partners/api/v2/refresh-token"
 
 SANDBOX_KYC_TYPE = "STANDARD"
 """The ``kycType`` the simulator answers with (except where a script says otherwise)."""
@@ -401,8 +425,27 @@ class TransakSimulator:
     name = "transak"
     """The provider it imitates, and its path prefix in the sandbox."""
 
-    def __init__(self, scripts: Iterable[Script] = SCRIPTS) -> None:
+    def __init__(
+        self,
+        scripts: Iterable[Script] = SCRIPTS,
+        *,
+        clock: Callable[[], float] = time.time,
+        token_lifetime: float = TOKEN_LIFETIME,
+    ) -> None:
+        if not token_lifetime > 0:
+            raise ValueError("token_lifetime must be positive")
         self.scripts: dict[str, Script] = {s.subject: s for s in scripts}
+        self.clock = clock
+        """Seconds since the epoch: when issued tokens expire (tests inject a fake one)."""
+        self.token_lifetime = token_lifetime
+        self.exchanges = 0
+        """Partner access tokens issued since the last reset (tokens stay valid on reset)."""
+        self.credential_settings: Mapping[str, str] = {
+            "api_key": SANDBOX_API_KEY,
+            "api_secret": SANDBOX_API_SECRET,
+        }
+        """Settings that make the provider obtain its partner token from this simulator."""
+        self._tokens: dict[str, float] = {}
         self.settings: Mapping[str, str] = {}
         """No settings needed: the user access token is a query field (in each scenario's
         ``query``), and the partner token is only for Auth Reliance flows."""
@@ -425,6 +468,35 @@ class TransakSimulator:
         """Start every script over."""
         with self._lock:
             self._calls.clear()
+            self.exchanges = 0
+
+    def _refresh_token(self, request: SimRequest) -> SimResponse:
+        if request.method != "POST":
+            return envelope(405, "Method Not Allowed", Allow="POST")
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            return envelope(400, "Invalid JSON body")
+        api_key = body.get("apiKey") if isinstance(body, dict) else None
+        if request.headers.get("api-secret") != SANDBOX_API_SECRET or api_key != SANDBOX_API_KEY:
+            return envelope(401, "Invalid API key or secret")
+        with self._lock:
+            self.exchanges += 1
+            token = f"sandbox-partner-jwt.{self.exchanges}.{secrets.token_hex(12)}"
+            expires = int(self.clock() + self.token_lifetime)
+            self._tokens[token] = expires
+        return SimResponse.json(200, {"data": {"accessToken": token, "expiresAt": expires}})
+
+    def _partner_refusal(self, partner: str) -> SimResponse | None:
+        if partner == SANDBOX_PARTNER_TOKEN:
+            return None
+        with self._lock:
+            expires = self._tokens.get(partner)
+        if expires is None:
+            return envelope(401, "Unauthorized")
+        if self.clock() >= expires:
+            return envelope(401, "Access token expired")
+        return None
 
     def webhook_deliveries(self, now: float) -> list[Any]:
         """Signed deliveries (``kycbridge.webhooks.push.Delivery``), then the faults.
@@ -437,6 +509,8 @@ class TransakSimulator:
 
     def handle(self, request: SimRequest) -> SimResponse:
         """Answer one request as Transak would (see the module docstring)."""
+        if request.path == REFRESH_PATH:
+            return self._refresh_token(request)
         if request.path != PATH:
             return envelope(404, f"Cannot {request.method} {request.path}")
         if request.method != "GET":
@@ -444,8 +518,9 @@ class TransakSimulator:
         if request.headers.get("authorization") != SANDBOX_ACCESS_TOKEN:
             return envelope(401, "Unauthorized")
         partner = request.headers.get("x-access-token")
-        if partner is not None and partner != SANDBOX_PARTNER_TOKEN:
-            return envelope(401, "Unauthorized")
+        refusal = None if partner is None else self._partner_refusal(partner)
+        if refusal is not None:
+            return refusal
         run_id = request.param("workFlowRunId")
         if not run_id:
             return envelope(400, "workFlowRunId is required")

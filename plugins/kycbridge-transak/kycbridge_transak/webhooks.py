@@ -1,7 +1,9 @@
 """Transak's webhooks: :class:`TransakWebhooks`, verified with the partner access token.
 
 A delivery is ``{"data": "<JWT>"}``; the JWT is HS256-signed with the partner access token
-(setting ``partner_access_token``, env ``KYCBRIDGE_TRANSAK_PARTNER_ACCESS_TOKEN``) and its
+(setting ``partner_access_token``, env ``KYCBRIDGE_TRANSAK_PARTNER_ACCESS_TOKEN``; with
+``api_key``/``api_secret`` instead, the token last obtained from them, read from the
+credential cache: see the README) and its
 claims are ``{"eventID": "KYC_APPROVED", "webhookData": {...}}``. KYC events carry
 ``webhookData.kycStatus`` (``SUBMITTED``, ``APPROVED``, ``REJECTED``), mapped through the
 provider's own :data:`~kycbridge_transak.mapping.STATUS_MAP`, and ``partnerUserId`` (the
@@ -100,10 +102,28 @@ def _when(value: object) -> dt.datetime | None:
     return None
 
 
+def _exchanged_token(settings: TransakSettings) -> str | None:
+    """The partner access token last obtained from ``api_key``/``api_secret``, if any.
+
+    Looked up in the credential cache (shared through Redis with
+    ``KYCBRIDGE_CREDENTIAL_CACHE``); a webhook never triggers an exchange.
+    """
+    from kycbridge.credentials import current_cache
+
+    from .provider import TransakProvider
+
+    exchange = TransakProvider().credential(settings)
+    if exchange is None:
+        return None
+    token = current_cache().peek(exchange.key)
+    return None if token is None else token.value
+
+
 class TransakWebhooks:
     """Verifies and parses Transak's webhook deliveries (see the module docstring)."""
 
     name: ClassVar[str] = "transak"
+    scheme: ClassVar[str] = "a JWT (HS256, the partner access token) in the body's data"
     tolerance: ClassVar[float | None] = None
     """Transak signs no delivery time."""
     leeway: ClassVar[float] = 300.0
@@ -126,11 +146,12 @@ class TransakWebhooks:
             return data
         if not isinstance(data, str):
             raise WebhookMalformed("'data' is neither a JWT nor an object")
-        key = settings.partner_access_token
+        key = settings.partner_access_token or _exchanged_token(settings)
         if not key:
             raise WebhookNotConfigured(
-                "partner_access_token is not set (env KYCBRIDGE_TRANSAK_PARTNER_ACCESS_TOKEN): "
-                "Transak signs its webhooks with it"
+                "partner_access_token is not set (env KYCBRIDGE_TRANSAK_PARTNER_ACCESS_TOKEN), "
+                "nor has a token been obtained from api_key/api_secret (share the pollers' "
+                "KYCBRIDGE_CREDENTIAL_CACHE): Transak signs its webhooks with it"
             )
         jwt = _jwt()
         try:

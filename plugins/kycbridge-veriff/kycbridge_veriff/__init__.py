@@ -3,7 +3,8 @@
 Installed, it registers through the ``kycbridge`` entry-point group:
 
 * the provider ``veriff`` (:class:`~kycbridge_veriff.provider.VeriffProvider`);
-* the sandbox simulator ``veriff`` (:class:`~kycbridge_veriff.simulator.VeriffSimulator`).
+* the sandbox simulator ``veriff`` (:class:`~kycbridge_veriff.simulator.VeriffSimulator`);
+* the webhook handler ``veriff`` (:class:`~kycbridge_veriff.webhooks.VeriffWebhooks`).
 
 Where things are: query and settings in :mod:`.query`, the request signature in
 :mod:`.signing`, the status words and codes in :mod:`.mapping`, the error table in
@@ -13,7 +14,6 @@ them; the hooks do, when called.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,15 +23,18 @@ if TYPE_CHECKING:
     from .provider import VeriffProvider
     from .query import VeriffQuery, VeriffSettings
     from .simulator import VeriffSimulator
+    from .webhooks import VeriffWebhooks
 
 __all__ = [
     "VeriffProvider",
     "VeriffQuery",
     "VeriffSettings",
     "VeriffSimulator",
+    "VeriffWebhooks",
     "__version__",
     "register_providers",
     "register_simulators",
+    "register_webhooks",
 ]
 
 __version__ = "0.1.0"
@@ -39,20 +42,13 @@ __version__ = "0.1.0"
 KYCBRIDGE_PLUGIN_API = "1.0"
 """The kycbridge plugin API this plugin was written for (docs/compatibility.md)."""
 
-_LAZY = {
+__getattr__ = kycbridge.lazy_exports(__name__, {
     "VeriffProvider": "provider",
     "VeriffQuery": "query",
     "VeriffSettings": "query",
     "VeriffSimulator": "simulator",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import the public classes on first access, keeping ``import kycbridge_veriff`` light."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+    "VeriffWebhooks": "webhooks",
+})
 
 
 @kycbridge.hookimpl
@@ -69,3 +65,11 @@ def register_simulators(register: Callable[[Any], None]) -> None:
     from .simulator import VeriffSimulator
 
     register(VeriffSimulator())
+
+
+@kycbridge.hookimpl
+def register_webhooks(register: Callable[[Any], None]) -> None:
+    """Register the ``veriff`` webhook handler (``X-HMAC-SIGNATURE`` of the raw body)."""
+    from .webhooks import VeriffWebhooks
+
+    register(VeriffWebhooks())

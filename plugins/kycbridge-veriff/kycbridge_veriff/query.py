@@ -18,10 +18,8 @@ from typing import Any
 
 import attrs
 
-from kycbridge import secret
-from kycbridge.errors import InvalidQuery
+from kycbridge import secret, validators
 from kycbridge.redact import mask
-from kycbridge.transport import check_base_url
 
 __all__ = [
     "API_KEY_ENV",
@@ -70,10 +68,6 @@ def _validate_session_id(_: Any, attribute: attrs.Attribute[Any], value: object)
         )
 
 
-def _masked_repr(value: str) -> str:
-    return repr(mask(value))
-
-
 @attrs.frozen
 class VeriffQuery:
     """One Veriff status question: the ``session_id`` of a verification session.
@@ -86,7 +80,7 @@ class VeriffQuery:
     """
 
     session_id: str = attrs.field(
-        converter=_lower, validator=_validate_session_id, repr=_masked_repr
+        converter=_lower, validator=_validate_session_id, repr=validators.masked
     )
     """The verification session's id (a UUID), as returned when the session was created."""
 
@@ -94,12 +88,6 @@ class VeriffQuery:
     def subject(self) -> str:
         """The session id this query is about."""
         return self.session_id
-
-
-def _none_if_blank(value: object) -> object:
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
 
 
 def _validate_secret(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
@@ -112,22 +100,6 @@ def _validate_secret(_: Any, attribute: attrs.Attribute[Any], value: str | None)
         raise ValueError(f"{attribute.name} contains whitespace or control characters")
 
 
-def _clean_base_url(value: object) -> object:
-    return value.strip().rstrip("/") if isinstance(value, str) else value
-
-
-def _validate_base_url(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
-    if not isinstance(value, str):
-        raise TypeError(f"base_url must be a string, not {type(value).__name__}")
-    # The core's rule (the transport checks again when sending); messages never quote the URL.
-    try:
-        check_base_url(value)
-    except InvalidQuery as exc:
-        raise ValueError(f"base_url: {exc.message}") from None
-    if "?" in value:
-        raise ValueError("base_url must not have a query string")
-
-
 @attrs.frozen
 class VeriffSettings:
     """How to reach Veriff.
@@ -137,15 +109,23 @@ class VeriffSettings:
     """
 
     api_key: str | None = secret(
-        default=None, converter=_none_if_blank, validator=_validate_secret
+        default=None, converter=validators.none_if_blank, validator=_validate_secret
     )
     """The integration's API key, sent as ``X-AUTH-CLIENT``. Required at fetch time."""
     shared_secret: str | None = secret(
-        default=None, converter=_none_if_blank, validator=_validate_secret
+        default=None, converter=validators.none_if_blank, validator=_validate_secret
     )
     """The integration's shared secret key. Never sent: it signs each request
     (``X-HMAC-SIGNATURE``). Required at fetch time."""
     base_url: str = attrs.field(
-        default=DEFAULT_BASE_URL, converter=_clean_base_url, validator=_validate_base_url
+        default=DEFAULT_BASE_URL,
+        converter=validators.clean_base_url,
+        validator=validators.base_url(),
     )
     """Where the API lives (a path prefix is kept); a trailing ``/`` is dropped."""
+    webhook_secret: str | None = secret(
+        default=None, converter=validators.none_if_blank, validator=_validate_secret
+    )
+    """The key webhooks are verified with (``X-HMAC-SIGNATURE``), env
+    ``KYCBRIDGE_VERIFF_WEBHOOK_SECRET``. Unset: :attr:`shared_secret`, which is what Veriff
+    signs webhooks with; set it only for a receiver that must not hold the API credentials."""

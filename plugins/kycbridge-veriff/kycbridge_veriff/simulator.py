@@ -29,6 +29,7 @@ from urllib.parse import unquote
 
 import attrs
 
+from kycbridge import faults
 from kycbridge.sandbox import Scenario, SimRequest, SimResponse
 
 from .signing import signature
@@ -137,11 +138,6 @@ def _json_bytes(payload: Any) -> bytes:
     return json.dumps(payload).encode("utf-8")
 
 
-_GATEWAY_502 = (
-    b"<html><head><title>502 Bad Gateway</title></head><body>"
-    b"<center><h1>502 Bad Gateway</h1></center></body></html>"
-)
-_LOGIN_PAGE = b"<!doctype html><html><head><title>Veriff</title></head><body></body></html>"
 
 NULL = Step()
 OK = Step("approved", 9001)
@@ -153,8 +149,6 @@ REVIEW = Step("review", 9121)
 STARTED = Step("started", 7001)
 SUBMITTED = Step("submitted", 7002)
 F500 = _fault(lambda s: fail(500, None, "Something went wrong"))
-F502 = _fault(lambda s: SimResponse(502, _GATEWAY_502, content_type="text/html"))
-F503 = _fault(lambda s: SimResponse(503, b"", content_type="", headers={"Retry-After": "1"}))
 
 
 def _review_extra(sid: str) -> SimResponse:
@@ -163,40 +157,35 @@ def _review_extra(sid: str) -> SimResponse:
     body["verification"].update({"newField": {"x": 1}, "comments": [], "highRisk": False})
     return SimResponse.json(200, body)
 
+def _standard(name: str) -> tuple[Step, tuple[str, ...], str, str]:
+    """A standard fault (:mod:`kycbridge.faults`) and its row, made from the approved answer."""
+    step = _fault(lambda s: faults.answer(
+        name, SimResponse(200, _json_bytes(decision_body(OK, s))), delay=1.0, truncate=30,
+        title="Veriff",
+    ))
+    row = faults.row(name, played=("approved/9001",), outcome="approved", delay=1.0, truncate=30)
+    return (step, *row)
 
-def _truncated(sid: str) -> SimResponse:
-    full = _json_bytes(decision_body(OK, sid))
-    return SimResponse(200, full[: len(full) // 2])
 
+F503 = _standard("503")[0]
 
 FAULTS: Mapping[str, tuple[Step, tuple[str, ...], str, str]] = {
     # name: (step, played, outcome, description)
     "fault-400": (_fault(lambda s: fail(400, 1102, "Mandatory parameters are missing")),
                   (), "request_rejected", "400 in Veriff's fail shape, every time"),
     "fault-500": (F500, (), "unavailable", "500 in Veriff's fail shape, every time"),
-    "fault-502": (F502, (), "unavailable", "502 with a gateway's HTML page"),
-    "fault-503": (F503, (), "unavailable", "503 with Retry-After: 1 and an empty body"),
+    "fault-502": _standard("502"),
+    "fault-503": _standard("503"),
     "fault-429": (_fault(lambda s: SimResponse(429, b"Too Many Requests", content_type="text/plain",
                                                headers={"Retry-After": "1"})),
                   (), "rate_limited", "a gateway's 429 with Retry-After: 1 (no documented limit)"),
-    "fault-slow": (_fault(lambda s: SimResponse.json(200, decision_body(OK, s), delay=1.0)),
-                   ("approved/9001",), "approved",
-                   "answers after 1 s (a read timeout under 1 s makes it unavailable)"),
-    "fault-invalid-json": (_fault(lambda s: SimResponse(200, b'{"status": success}')),
-                           (), "malformed_response", "200 whose body is not JSON"),
-    "fault-truncated-json": (_fault(_truncated), (), "malformed_response",
-                             "200 with half a JSON document"),
-    "fault-html": (_fault(lambda s: SimResponse(200, _LOGIN_PAGE, content_type="text/html")),
-                   (), "malformed_response", "200 with an HTML page"),
-    "fault-wrong-content-type": (
-        _fault(lambda s: SimResponse(200, _json_bytes(decision_body(OK, s)),
-                                     content_type="text/plain")),
-        (), "malformed_response", "200 with a JSON body served as text/plain"),
-    "fault-drop": (_fault(lambda s: SimResponse(200, drop=True)), (), "unavailable",
-                   "the connection is closed without an answer"),
-    "fault-drop-mid-body": (
-        _fault(lambda s: SimResponse.json(200, decision_body(OK, s), truncate=30)),
-        (), "unavailable", "the connection is closed after 30 bytes"),
+    "fault-slow": _standard("slow"),
+    "fault-invalid-json": _standard("invalid-json"),
+    "fault-truncated-json": _standard("truncated-json"),
+    "fault-html": _standard("html"),
+    "fault-wrong-content-type": _standard("wrong-content-type"),
+    "fault-drop": _standard("drop"),
+    "fault-drop-mid-body": _standard("drop-mid-body"),
     "fault-extra-fields": (_fault(_review_extra), ("review/9121",), "in_review",
                            "undocumented fields everywhere: ignored, still a report"),
     "fault-missing-fields": (
@@ -278,6 +267,9 @@ class VeriffSimulator:
         "shared_secret": SANDBOX_SHARED_SECRET,
     }
     scenarios: Sequence[Scenario] = SCENARIOS
+    webhook_settings: Mapping[str, str] = {"shared_secret": SANDBOX_SHARED_SECRET}
+    """What a webhook receiver needs to verify :meth:`webhook_deliveries`: Veriff signs
+    webhooks with the integration's shared secret."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -293,6 +285,13 @@ class VeriffSimulator:
         with self._lock:
             self._calls.clear()
             self.answered.clear()
+
+    def webhook_deliveries(self, now: float) -> list[Any]:
+        """Signed deliveries of every story's status changes, then the faults.
+
+        ``kycbridge.webhooks.push.Delivery`` objects: see :func:`webhook_deliveries`.
+        """
+        return webhook_deliveries(now)
 
     def calls(self, sid: str) -> int:
         """How many authenticated requests reached session ``sid``'s script."""
@@ -335,3 +334,91 @@ class VeriffSimulator:
             n = self._calls.get(sid, 0)
             self._calls[sid] = n + 1
         return script[min(n, len(script) - 1)].answer(sid)
+
+
+# -- webhooks -------------------------------------------------------------------------------
+
+WEBHOOK_FAULT_SESSION = "5e551000-0000-4000-8000-00000000face"
+"""The session of the out-of-order deliveries (no polled scenario has it)."""
+
+
+def webhook_body(step: Step, sid: str, at: float | None = None) -> bytes:
+    """A delivery body for ``step``.
+
+    An event webhook for ``started``/``submitted``, else the decision shape with
+    ``technicalData``; ``at`` (Unix seconds) is the decision's time.
+    """
+    if step.status in ("started", "submitted"):
+        attempt = uuid.uuid5(uuid.NAMESPACE_URL, f"veriff-sandbox:{sid}:{step.status}")
+        event = {
+            "id": sid,
+            "attemptId": str(attempt),
+            "feature": "selfid",
+            "code": step.code,
+            "action": step.status,
+            "vendorData": None,
+            "endUserId": None,
+        }
+        return _json_bytes(event)
+    body = decision_body(step, sid)
+    body["technicalData"] = {"ip": "203.0.113.7"}
+    if at is not None and body["verification"] is not None:
+        body["verification"]["decisionTime"] = _iso(at)
+    return _json_bytes(body)
+
+
+def _iso(at: float) -> str:
+    import datetime as dt
+
+    when = dt.datetime.fromtimestamp(at, dt.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def webhook_deliveries(now: float, *, max_body: int = 256 * 1024) -> list[Any]:
+    """Signed deliveries for every story's status changes, then the faults.
+
+    Decisions at one-second steps before ``now`` (in order); the faults: a replay, an
+    out-of-order pair, a bad signature, a non-JSON body and a body over the receiver's cap.
+    Veriff signs no time, so there is no stale-timestamp fault.
+    """
+    from kycbridge.webhooks.push import Delivery, status_changes
+
+    def signed(label: str, body: bytes, expect: str = "accepted",
+               secret: str = SANDBOX_SHARED_SECRET) -> Delivery:
+        headers = {"content-type": "application/json", "x-hmac-signature": signature(secret, body)}
+        return Delivery(label, headers, body, expect)
+
+    steps = {s.played: s for s in (OK, NO, RESUBMIT, EXPIRED, ABANDONED, REVIEW, STARTED,
+                                   SUBMITTED)}
+    changes = [
+        (scenario.subject, steps[word])
+        for scenario in SCENARIOS
+        if not scenario.description.startswith(("fault-", "notfound"))
+        for word in status_changes(scenario.played, steps)
+    ]
+    deliveries = [
+        signed(f"{mask_sid(sid)}: {step.played}", webhook_body(step, sid, now - len(changes) + i))
+        for i, (sid, step) in enumerate(changes)
+    ]
+    if deliveries:
+        first = deliveries[0]
+        deliveries.append(Delivery(f"replay of {first.label}", first.headers, first.body,
+                                   "duplicate"))
+    sid = WEBHOOK_FAULT_SESSION
+    deliveries += [
+        signed("out of order: approved (newer)", webhook_body(OK, sid, now - 10)),
+        signed("out of order: review (older, arrives late)", webhook_body(REVIEW, sid, now - 20),
+               "stale"),
+        signed("bad signature (another secret)", webhook_body(NO, sid, now), "unauthorized",
+               "not-the-sandbox-shared-secret"),
+        signed("not JSON", b"<html>not json</html>", "malformed"),
+        signed("body over the receiver's cap",
+               webhook_body(OK, sid, now)[:-1] + b', "padding": "' + b"x" * max_body + b'"}',
+               "too_large"),
+    ]
+    return deliveries
+
+
+def mask_sid(sid: str) -> str:
+    """A session id as delivery labels show it (its story number only)."""
+    return f"session {sid[-4:]}"
