@@ -34,6 +34,8 @@ def canonical_word(raw: object) -> str:
     """
     if not isinstance(raw, str):
         return ""
+    if raw.isascii() and raw.isalpha() and raw.islower():
+        return raw  # "approved": already folded (no space, no separator, no capital)
     return _SEPARATORS.sub(" ", raw.strip().casefold()).strip()
 
 
@@ -186,6 +188,8 @@ class CompositeStatusMap:
     )
     """The rows grouped by which cells are fixed, most specific group first: per group, a
     getter of the fixed cells' values and a dict from those values to the row's state."""
+    _paths: Sequence[tuple[str, ...]] = attrs.field(init=False, repr=False, eq=False)
+    """Each field's path, split at its dots once."""
     _words: Mapping[str, str] = attrs.field(init=False, repr=False, eq=False)
     """Each word cell as written and in its usual spellings (folded, upper case, title
     case; spaces, ``_`` or ``-``), to its folded form: found without folding."""
@@ -228,6 +232,7 @@ class CompositeStatusMap:
             self, "_shapes", tuple((_getter(fixed), rows) for fixed, rows in shapes.items())
         )
         object.__setattr__(self, "_words", words)
+        object.__setattr__(self, "_paths", tuple(tuple(f.split(".")) for f in self.fields))
 
     def values(self, raw: object) -> tuple[object, ...]:
         """The fields' values in ``raw``, ``None`` for each one absent.
@@ -235,9 +240,11 @@ class CompositeStatusMap:
         ``raw`` is a mapping (read by field name or dotted path) or a tuple of one value per
         field; anything else gives absent values.
         """
+        if type(raw) is tuple and len(raw) == len(self.fields):
+            return raw  # one value per field, as lookup() and raw_status() are given them
         try:
-            if isinstance(raw, Mapping):
-                return tuple(_read(raw, name) for name in self.fields)
+            if type(raw) is dict or isinstance(raw, Mapping):
+                return tuple([_read(raw, path) for path in self._paths])
             if isinstance(raw, tuple) and len(raw) == len(self.fields):
                 return tuple(raw)
         except Exception:  # a Mapping whose get() misbehaves: absent
@@ -308,10 +315,10 @@ def _no_cells(values: tuple[object, ...]) -> object:
     return ()
 
 
-def _read(raw: Mapping[object, object], path: str) -> object:
+def _read(raw: Mapping[object, object], path: tuple[str, ...]) -> object:
     value: object = raw
-    for key in path.split("."):
-        if not isinstance(value, Mapping):
+    for key in path:
+        if type(value) is not dict and not isinstance(value, Mapping):  # dict: no ABC check
             return None
         value = value.get(key)
     return value

@@ -217,3 +217,10 @@ def _scan(cmap, values):
 @given(st.tuples(values, values, values) | st.tuples(*[st.sampled_from([*WORDS, None, True])] * 3))
 def test_lookup_by_shape_is_the_most_specific_scan(three):
     assert CMAP.lookup(*three) is _scan(CMAP, three)
+
+
+@given(st.text(max_size=12) | st.sampled_from(["approved", "Approved", "in review", "ß", "a_b"]))
+def test_canonical_word_fast_path_folds_as_the_rule_says(raw):
+    import re
+
+    assert canonical_word(raw) == re.sub(r"[\s_\-]+", " ", raw.strip().casefold()).strip()
