@@ -15,49 +15,54 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, cast
 
 from common import Options, Result, fmt_rate, interleave, median
 
 from kycbridge import KYCStatusProvider, StatusReport
 from kycbridge.plugins import PluginRegistry
-from kycbridge.provider import build_query, load_settings
+from kycbridge.provider import HTTPStatusProvider, build_query, load_settings
 from kycbridge.report import utcnow
-from kycbridge.sandbox import Scenario, SimRequest
+from kycbridge.sandbox import Sandbox, Scenario
 from kycbridge.states import KYCState
-from kycbridge.transport import Response
+from kycbridge.transport import Request, Response, Transport
 
 NAME = "normalize"
 TARGET = 100_000.0
-BASE_URL = "http://127.0.0.1/sim"
 
 
-def final_answer(provider: Any, simulator: Any, scenario: Scenario) -> tuple[Any, Response]:
-    """The query for ``scenario`` and the simulator's answer once the scenario is over."""
-    settings = load_settings(provider, {**simulator.settings, "base_url": BASE_URL}, env={})
+def final_answer(
+    provider: Any, simulator: Any, scenario: Scenario, sandbox: Sandbox, transport: Transport
+) -> tuple[Any, Response]:
+    """The query for ``scenario`` and the simulator's answer once the scenario is over.
+
+    Asked over loopback as ``fetch`` asks (the provider's request, path parameters and
+    signature included), so the answer, headers too, is what a real call parses.
+    """
+    settings = load_settings(provider, sandbox.settings()[simulator.name], env={})
     query = build_query(provider, scenario.query, env={})
     request = provider.build_request(query, settings)
-    sim_request = SimRequest(
-        method=request.method,
-        path=urlsplit(request.url).path.removeprefix(urlsplit(BASE_URL).path),
-        query={k: [v] for k, v in request.params.items()},
-        headers={k.lower(): v for k, v in request.headers.items()},
-    )
+    sign = None
+    if type(provider).sign is not HTTPStatusProvider.sign:
+
+        def sign(attempt: Request) -> Request:
+            return cast(Request, provider.sign(attempt, settings, provider.now()))
+
     simulator.reset()
     for _ in range(len(scenario.played)):
-        answer = simulator.handle(sim_request)
-    response = Response(
-        status=answer.status, headers={"content-type": answer.content_type}, body=answer.body
-    )
+        response = transport.send(request, provider=provider.name, sign=sign)
+    if not 200 <= response.status < 300:
+        raise RuntimeError(f"{provider.name} {scenario.subject!r}: HTTP {response.status}")
     return query, response
 
 
-def pick(provider: Any, simulator: Any) -> tuple[Scenario, Any, Response]:
+def pick(
+    provider: Any, simulator: Any, sandbox: Sandbox, transport: Transport
+) -> tuple[Scenario, Any, Response]:
     """The demo scenario ending in a final state with the largest payload, its query, answer."""
     finals = {st.value for st in KYCState if st.final}
     answers = [
-        (s, *final_answer(provider, simulator, s))
+        (s, *final_answer(provider, simulator, s, sandbox, transport))
         for s in simulator.scenarios
         if s.demo and s.outcome in finals
     ]
@@ -101,9 +106,11 @@ def rate(fn: Callable[[], object], n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
-def measure(provider: Any, simulator: Any, n: int, rounds: int) -> Result:
+def measure(
+    provider: Any, simulator: Any, answer: tuple[Scenario, Any, Response], n: int, rounds: int
+) -> Result:
     """The interleaved rates of one provider's normalization, of it from bytes, of json.loads."""
-    scenario, query, response = pick(provider, simulator)
+    scenario, query, response = answer
     once = normalizer(provider, query, response, decode=False)
     from_bytes = normalizer(provider, query, response, decode=True)
     report = once()
@@ -144,12 +151,30 @@ def measure(provider: Any, simulator: Any, n: int, rounds: int) -> Result:
     )
 
 
-def run(opts: Options) -> list[Result]:
-    n, rounds = (2_000, 4) if opts.quick else (20_000, 12)
+def answers(
+    names: list[str] | None = None,
+) -> list[tuple[Any, Any, tuple[Scenario, Any, Response]]]:
+    """Each installed provider with a simulator (or those in ``names``), and its final answer.
+
+    Every answer is asked first, over loopback, so the sandbox's threads are gone before
+    anything is timed.
+    """
     registry = PluginRegistry()
     simulators = {info.name: info.simulator for info in registry.simulators()}
-    return [
-        measure(info.provider, simulators[info.name], n, rounds)
+    providers = [
+        info.provider
         for info in registry.providers()
-        if info.name in simulators
+        if info.name in simulators and (names is None or info.name in names)
+    ]
+    transport = Transport(retries=5, max_retry_after=2.0)
+    with Sandbox([simulators[p.name] for p in providers]) as sandbox:
+        found = [pick(p, simulators[p.name], sandbox, transport) for p in providers]
+    transport.pool.clear()
+    return [(p, simulators[p.name], a) for p, a in zip(providers, found, strict=True)]
+
+
+def run(opts: Options) -> list[Result]:
+    n, rounds = (2_000, 4) if opts.quick else (20_000, 12)
+    return [
+        measure(provider, simulator, answer, n, rounds) for provider, simulator, answer in answers()
     ]

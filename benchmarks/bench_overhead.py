@@ -34,7 +34,7 @@ from sandbox_server import FIXED_SUBJECT
 from kycbridge_starkfi.simulator import SANDBOX_API_KEY
 
 NAME = "overhead"
-TARGET = 1.15
+TARGET = 1.10  # issue #11: within 1.10x of a bare urllib3 call, measured in the same run
 GOAL = 1.05
 
 

@@ -131,18 +131,30 @@ class UnthrottledStarkFi(StarkFiProvider):
     rate_limit = None
 
 
+class LiftedStarkFi(StarkFiProvider):
+    """StarkFi whose limit is set far above any rate a benchmark reaches: the limiter (a
+    shared Redis one, say) is asked before every call, and never makes one wait."""
+
+    rate_limit = 100_000.0
+
+
 class UnthrottledPlugin:
-    """A plugin object registering :class:`UnthrottledStarkFi` as ``starkfi``."""
+    """A plugin object registering :class:`UnthrottledStarkFi` (or ``provider``) as ``starkfi``."""
+
+    def __init__(self, provider: StarkFiProvider | None = None) -> None:
+        self.provider = provider or UnthrottledStarkFi()
 
     @kycbridge.hookimpl
     def register_providers(self, register: Callable[[Any], None]) -> None:
-        register(UnthrottledStarkFi())
+        register(self.provider)
 
 
-def starkfi_bridge(base_url: str, **kwargs: Any) -> kycbridge.Bridge:
-    """A bridge with only the unthrottled StarkFi, talking to ``base_url``."""
+def starkfi_bridge(
+    base_url: str, *, provider: StarkFiProvider | None = None, **kwargs: Any
+) -> kycbridge.Bridge:
+    """A bridge with only the unthrottled StarkFi (or ``provider``), talking to ``base_url``."""
     settings = {"starkfi": {"api_key": SANDBOX_API_KEY, "base_url": base_url}}
-    return kycbridge.Bridge([UnthrottledPlugin()], settings=settings, **kwargs)
+    return kycbridge.Bridge([UnthrottledPlugin(provider)], settings=settings, **kwargs)
 
 
 # -- the sandbox, in its own process --------------------------------------------------------

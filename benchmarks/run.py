@@ -21,6 +21,7 @@ import bench_bulk
 import bench_coldstart
 import bench_normalize
 import bench_overhead
+import bench_tracking
 import bench_watch
 import bench_webhooks
 import plot
@@ -32,6 +33,7 @@ BENCHMARKS: dict[str, Callable[[Options], list[Result]]] = {
     "coldstart": bench_coldstart.run,
     "normalize": bench_normalize.run,
     "watch": bench_watch.run,
+    "tracking": bench_tracking.run,
     "webhooks": bench_webhooks.run,
 }
 

@@ -8,7 +8,9 @@ Run by the benchmarks, never by hand. It serves, on ``127.0.0.1`` (any free port
     :class:`TransakSimulator`;
 ``fixed``
     a :class:`~kycbridge.sandbox.Replay` answering StarkFi's ``instant-approved`` payload to
-    every request (the cheapest server side, for the per-call overhead).
+    every request (the cheapest server side, for the per-call overhead);
+``slow``
+    the same answer after ``--latency`` seconds (any subject: the tracking benchmark's).
 
 With ``--pace SECONDS`` the scripted simulators move one step per ``SECONDS`` of wall time
 (from a subject's first request) instead of one step per request, like a real user does.
@@ -29,6 +31,8 @@ import sys
 import threading
 import time
 from typing import Any
+
+import attrs
 
 import kycbridge.sandbox
 from kycbridge.sandbox import Replay, Sandbox, SimRequest, SimResponse, Simulator
@@ -103,7 +107,8 @@ def main() -> None:
     ]
     if args.pace:
         scripted = [Paced(sim, args.pace) for sim in scripted]
-    sandbox = Sandbox([*scripted, Replay("fixed", [fixed_answer()])])
+    slow = attrs.evolve(fixed_answer(), delay=args.latency)
+    sandbox = Sandbox([*scripted, Replay("fixed", [fixed_answer()]), Replay("slow", [slow])])
     sandbox.start()
     print("READY", sandbox.base_url.rsplit(":", 1)[1], flush=True)
     try:

@@ -23,7 +23,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import attrs
-import urllib3
 
 from .bridge import Bridge
 from .errors import InvalidQuery, KYCBridgeError
@@ -66,10 +65,11 @@ def transport_for(transport: Transport, workers: int) -> Transport:
     size = transport.maxsize
     if size is None or size >= workers:
         return transport
-    if type(transport.pool) is not urllib3.PoolManager:
+    try:
+        return transport.evolve(maxsize=workers)
+    except ValueError:  # the app's own pool manager (a proxy, a subclass): not re-made
         log.warning("connection pool holds %d connections for %d workers", size, workers)
         return transport
-    return transport.evolve(maxsize=workers)
 
 
 def _items(queries: Iterable[Any]) -> Iterator[tuple[int, Any]]:

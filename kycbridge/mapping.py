@@ -11,8 +11,9 @@ A :class:`CompositeStatusMap` does the same for answers whose state depends on s
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final
 
 import attrs
@@ -33,6 +34,8 @@ def canonical_word(raw: object) -> str:
     """
     if not isinstance(raw, str):
         return ""
+    if raw.isascii() and raw.isalpha() and raw.islower():
+        return raw  # "approved": already folded (no space, no separator, no capital)
     return _SEPARATORS.sub(" ", raw.strip().casefold()).strip()
 
 
@@ -180,6 +183,16 @@ class CompositeStatusMap:
     _index: Sequence[tuple[tuple[object, ...], KYCState]] = attrs.field(
         init=False, repr=False, eq=False
     )
+    _shapes: Sequence[tuple[Callable[[tuple[object, ...]], object], Mapping[object, KYCState]]] = (
+        attrs.field(init=False, repr=False, eq=False)
+    )
+    """The rows grouped by which cells are fixed, most specific group first: per group, a
+    getter of the fixed cells' values and a dict from those values to the row's state."""
+    _paths: Sequence[tuple[str, ...]] = attrs.field(init=False, repr=False, eq=False)
+    """Each field's path, split at its dots once."""
+    _words: Mapping[str, str] = attrs.field(init=False, repr=False, eq=False)
+    """Each word cell as written and in its usual spellings (folded, upper case, title
+    case; spaces, ``_`` or ``-``), to its folded form: found without folding."""
 
     def __attrs_post_init__(self) -> None:
         if not self.fields:
@@ -202,6 +215,24 @@ class CompositeStatusMap:
             ),
         )
         object.__setattr__(self, "_index", tuple(index))
+        # The same order, grouped by which cells are fixed. Within a group at most one row
+        # can match (two rows fixing the same cells differ in one of them), so the first
+        # group holding the values of its fixed cells gives the row the scan above would.
+        shapes: dict[tuple[int, ...], dict[object, KYCState]] = {}
+        words: dict[str, str] = {}
+        for folded_row, row_state in index:
+            fixed = tuple(i for i, cell in enumerate(folded_row) if cell is not ANY)
+            shapes.setdefault(fixed, {})[_getter(fixed)(folded_row)] = row_state
+        for written in self._rows:
+            for cell in written:
+                if isinstance(cell, str):
+                    for spelling in _spellings(cell):
+                        words[spelling] = canonical_word(cell)
+        object.__setattr__(
+            self, "_shapes", tuple((_getter(fixed), rows) for fixed, rows in shapes.items())
+        )
+        object.__setattr__(self, "_words", words)
+        object.__setattr__(self, "_paths", tuple(tuple(f.split(".")) for f in self.fields))
 
     def values(self, raw: object) -> tuple[object, ...]:
         """The fields' values in ``raw``, ``None`` for each one absent.
@@ -209,9 +240,11 @@ class CompositeStatusMap:
         ``raw`` is a mapping (read by field name or dotted path) or a tuple of one value per
         field; anything else gives absent values.
         """
+        if type(raw) is tuple and len(raw) == len(self.fields):
+            return raw  # one value per field, as lookup() and raw_status() are given them
         try:
-            if isinstance(raw, Mapping):
-                return tuple(_read(raw, name) for name in self.fields)
+            if type(raw) is dict or isinstance(raw, Mapping):
+                return tuple([_read(raw, path) for path in self._paths])
             if isinstance(raw, tuple) and len(raw) == len(self.fields):
                 return tuple(raw)
         except Exception:  # a Mapping whose get() misbehaves: absent
@@ -222,9 +255,15 @@ class CompositeStatusMap:
         """The state of one value per field (positional). Never raises."""
         if len(values) != len(self.fields):
             return self.default
-        folded = tuple(_fold(v) for v in values)
-        for key, state in self._index:
-            if all(cell is ANY or cell == value for cell, value in zip(key, folded, strict=True)):
+        words = self._words
+        folded = []
+        for value in values:
+            word = words.get(value) if type(value) is str else None  # a known spelling
+            folded.append(word if word is not None else _fold(value))
+        key = tuple(folded)
+        for fixed, rows in self._shapes:
+            state = rows.get(fixed(key))
+            if state is not None:
                 return state
         return self.default
 
@@ -255,10 +294,31 @@ class CompositeStatusMap:
         return len(self._rows)
 
 
-def _read(raw: Mapping[object, object], path: str) -> object:
+def _spellings(word: str) -> set[str]:
+    """``word`` as written, and the usual spellings of its folded form, each folding to it."""
+    folded = canonical_word(word)
+    spellings = {word}
+    for cased in (folded, folded.upper(), folded.title(), folded.capitalize()):
+        for separator in (" ", "_", "-"):
+            spellings.add(cased.replace(" ", separator))
+    return {s for s in spellings if canonical_word(s) == folded}
+
+
+def _getter(fixed: tuple[int, ...]) -> Callable[[tuple[object, ...]], object]:
+    """The values at positions ``fixed`` of a row or of folded values, as one dict key."""
+    if not fixed:
+        return _no_cells
+    return operator.itemgetter(*fixed)
+
+
+def _no_cells(values: tuple[object, ...]) -> object:
+    return ()
+
+
+def _read(raw: Mapping[object, object], path: tuple[str, ...]) -> object:
     value: object = raw
-    for key in path.split("."):
-        if not isinstance(value, Mapping):
+    for key in path:
+        if type(value) is not dict and not isinstance(value, Mapping):  # dict: no ABC check
             return None
         value = value.get(key)
     return value

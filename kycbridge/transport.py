@@ -231,8 +231,9 @@ def encode_query(params: Mapping[str, str]) -> str:
     parts = []
     for key, value in params.items():
         if type(key) is str and type(value) is str:
-            quoted = _NEEDS_QUOTING.sub(_quote_char, key), _NEEDS_QUOTING.sub(_quote_char, value)
-            parts.append("=".join(quoted))
+            if not (key.isascii() and key.isalnum()):  # a plain name needs no quoting
+                key = _NEEDS_QUOTING.sub(_quote_char, key)
+            parts.append(f"{key}={_NEEDS_QUOTING.sub(_quote_char, value)}")
         else:
             parts.append(urlencode({key: value}))
     return "&".join(parts)
@@ -549,7 +550,9 @@ class Request:
 
     def secrets(self) -> list[str]:
         """The secret values this request carries, for scrubbing text."""
-        names = {n.lower() for n in self.secret_headers}
+        if not self.secret_headers:
+            return []
+        names = _lowercase(self.secret_headers)
         return [v for k, v in self.headers.items() if k.lower() in names]
 
     def personal_values(self) -> list[str]:
@@ -599,6 +602,12 @@ class Request:
             shown = self.url + self.path
         body = "" if self.body is None else f" body={len(self.body)} bytes"
         return f"<Request {self.method} {shown}{body}>"
+
+
+@functools.lru_cache(maxsize=64)
+def _lowercase(names: frozenset[str]) -> frozenset[str]:
+    """Header names in lowercase (a provider's few secret header names: cached)."""
+    return frozenset(n.lower() for n in names)
 
 
 def _join(base_path: str, path: str) -> str:
@@ -700,6 +709,17 @@ def _check_headers(headers: Mapping[str, Any], provider: str | None) -> None:
     (which may be a secret): :class:`InvalidQuery`, raised before anything is sent.
     """
     for name, value in headers.items():
+        # The usual header, by string methods alone: a name of ASCII letters, digits and
+        # hyphens, a value of printable ASCII (both within the rules); anything else below.
+        if (
+            type(name) is str
+            and type(value) is str
+            and value.isascii()
+            and value.isprintable()
+            and name.isascii()
+            and name.replace("-", "").isalnum()
+        ):
+            continue
         if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
             shown = repr(name)[:40] if isinstance(name, str) else type(name).__name__
             raise InvalidQuery(f"invalid header name {shown}", provider=provider)
@@ -735,18 +755,27 @@ class _DeadlineSocketIO(socket.SocketIO):
         self._socket = sock
         self._deadline = deadline
         self._limit = sock.gettimeout()  # the per-read timeout urllib3 set for this attempt
+        self._cut = False  # whether the socket's timeout is now cut to the time remaining
 
     def readinto(self, b: Any) -> int | None:
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("the call's deadline passed")
         limit = self._limit
-        self._socket.settimeout(remaining if limit is None or remaining < limit else limit)
+        if limit is None or remaining < limit:
+            self._socket.settimeout(remaining)
+            self._cut = True
+        elif self._cut:  # the deadline is further than the per-read timeout: that one again
+            self._socket.settimeout(limit)
+            self._cut = False
+        # else the socket's timeout is the per-read one already: no system call to set it
         return super().readinto(b)
 
 
 class _DeadlineSocket:
     """What a guarded response is built on: ``makefile`` gives a deadline-bound reader."""
+
+    __slots__ = ("_deadline", "_sock")
 
     def __init__(self, sock: socket.socket, deadline: float) -> None:
         self._sock = sock
@@ -789,6 +818,39 @@ _GUARDED_POOLS: dict[str, type[HTTPConnectionPool]] = {
     "https": _GuardedHTTPSConnectionPool,
 }
 """The pool classes of the pool managers a :class:`Transport` makes itself."""
+
+
+class _OwnPoolManager(urllib3.PoolManager):
+    """The pool manager a :class:`Transport` makes: guarded pools, each host's remembered.
+
+    :meth:`host_pool` is :meth:`~urllib3.PoolManager.connection_from_host` without building
+    the pool key on every call: the pool it gave for a host is kept until it is closed
+    (urllib3 1.26 closes the pools it evicts) or :meth:`clear` forgets them all, as the
+    manager does. The manager's settings are fixed when it is made (a new manager is made
+    for new settings: :meth:`Transport.evolve`), so the key it would build cannot change.
+    """
+
+    def __init__(self, num_pools: int = 16, **kwargs: Any) -> None:
+        super().__init__(num_pools=num_pools, **kwargs)
+        self.pool_classes_by_scheme = _GUARDED_POOLS
+        self._most = num_pools
+        self._hosts: dict[tuple[str, str | None, int | None], HTTPConnectionPool] = {}
+
+    def host_pool(self, scheme: str, host: str | None, port: int | None) -> HTTPConnectionPool:
+        """The connection pool for ``scheme://host:port``."""
+        key = (scheme, host, port)
+        pool = self._hosts.get(key)
+        if pool is None or pool.pool is None:  # not asked yet, or closed since
+            pool = self.connection_from_host(host, port=port, scheme=scheme)
+            if len(self._hosts) >= self._most:  # as many as the manager keeps: start over
+                self._hosts.clear()
+            self._hosts[key] = pool
+        return pool
+
+    def clear(self) -> None:
+        """Forget every pool (closing them as urllib3 does), and the hosts remembered."""
+        self._hosts.clear()
+        super().clear()
 
 
 _ONE_ATTEMPT = Retry(False, redirect=False)
@@ -937,10 +999,9 @@ class Transport:
         if retries < 0 or max_body <= 0:
             raise ValueError("retries must be >= 0 and max_body > 0")
         if pool is None:
-            pool = urllib3.PoolManager(
+            pool = _OwnPoolManager(
                 num_pools=16, maxsize=maxsize, block=False, cert_reqs="CERT_REQUIRED"
             )
-            pool.pool_classes_by_scheme = _GUARDED_POOLS
         self.pool = pool
         self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         self._longest = max(connect_timeout, read_timeout)
@@ -989,6 +1050,8 @@ class Transport:
         )
         # Made by the transport: every recv is bounded by the call's deadline.
         self._guarded = getattr(pool, "pool_classes_by_scheme", None) is _GUARDED_POOLS
+        # The manager made here remembers each host's connection pool (see _urlopen).
+        self._host_pool = pool.host_pool if type(pool) is _OwnPoolManager else None
 
     @property
     def user_agent(self) -> str:
@@ -1002,6 +1065,11 @@ class Transport:
             "Accept": "application/json",
             "Accept-Encoding": "identity",
         }
+        try:  # checked once here; a bad one is refused by every send (InvalidQuery)
+            _check_headers(self._headers, None)
+            self._headers_ok = True
+        except InvalidQuery:
+            self._headers_ok = False
 
     @property
     def maxsize(self) -> int | None:
@@ -1062,9 +1130,10 @@ class Transport:
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
             raise ValueError("maxsize must be a positive number of connections")
         pool = self._pool
-        if type(pool) is not urllib3.PoolManager:
+        kind = type(pool)
+        if kind is not urllib3.PoolManager and kind is not _OwnPoolManager:
             raise ValueError(f"cannot re-make the app's own pool ({type(pool).__name__})")
-        resized = urllib3.PoolManager(
+        resized = kind(
             num_pools=16, headers=pool.headers, **{**pool.connection_pool_kw, "maxsize": maxsize}
         )
         resized.pool_classes_by_scheme = pool.pool_classes_by_scheme  # this transport's kind
@@ -1132,7 +1201,13 @@ class Transport:
         headers = {**self._pool_headers, **self._headers, **request.headers}
         if request.content_type:
             headers["Content-Type"] = request.content_type
-        _check_headers(headers, provider)
+        if self._headers_ok and not self._pool_headers:
+            # Ours were checked when set (the pool has none): the request's are what is new.
+            _check_headers(request.headers, provider)
+            if request.content_type:
+                _check_headers({"Content-Type": request.content_type}, provider)
+        else:
+            _check_headers(headers, provider)
         # -- sending --
         # urllib3 logs the URL in this thread: its lines mask this request's personal values.
         _SCOPE.request = request if request.personal_params else None
@@ -1256,9 +1331,14 @@ class Transport:
         if self._direct:
             # What PoolManager.urlopen does without redirects, minus parsing the URL
             # again on every call: the host's pool, then the request URI.
-            return self.pool.connection_from_host(
-                target.host, port=target.port, scheme=target.scheme
-            ).urlopen(
+            host_pool = (
+                self._host_pool(target.scheme, target.host, target.port)
+                if self._host_pool is not None
+                else self.pool.connection_from_host(
+                    target.host, port=target.port, scheme=target.scheme
+                )
+            )
+            return host_pool.urlopen(
                 request.method,
                 request.path_with_query,
                 body=request.body,
@@ -1303,7 +1383,8 @@ class Transport:
                 provider=provider,
                 http_status=raw.status,
             )
-        coding = headers.get("content-encoding")
+        # "in" first: a miss through Mapping.get raises and catches a KeyError inside.
+        coding = headers.get("content-encoding") if "content-encoding" in headers else None
         inflaters = _inflaters(coding, raw.status, provider) if coding else None
         if declared is not None and not inflaters and self._guarded:
             # Within the cap by the check above, http.client reads no more than declared and

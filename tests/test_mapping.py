@@ -200,3 +200,27 @@ def test_composite_rows_are_validated():
         CompositeStatusMap(fields=(), rows={})
     with pytest.raises(ValueError):
         CompositeStatusMap(fields=("a",), rows={("x",): "nope"})
+
+
+def _scan(cmap, values):
+    """The rule as written: the first row, most specific first, whose every cell matches."""
+    folded = [
+        v if isinstance(v, bool) else (canonical_word(v) or None) if isinstance(v, str) else None
+        for v in values
+    ]
+    for key, state in cmap._index:
+        if all(c is ANY or (f is not None and c == f) for c, f in zip(key, folded)):
+            return state
+    return cmap.default
+
+
+@given(st.tuples(values, values, values) | st.tuples(*[st.sampled_from([*WORDS, None, True])] * 3))
+def test_lookup_by_shape_is_the_most_specific_scan(three):
+    assert CMAP.lookup(*three) is _scan(CMAP, three)
+
+
+@given(st.text(max_size=12) | st.sampled_from(["approved", "Approved", "in review", "ß", "a_b"]))
+def test_canonical_word_fast_path_folds_as_the_rule_says(raw):
+    import re
+
+    assert canonical_word(raw) == re.sub(r"[\s_\-]+", " ", raw.strip().casefold()).strip()

@@ -470,3 +470,19 @@ def test_a_secret_with_a_lone_surrogate_is_scrubbed_without_crashing() -> None:
     secret = "\r\r\ud800"
     assert secret in secret_forms(secret)
     assert scrub(f"bad key {secret}!", [secret]) == "bad key ***!"
+
+
+def test_header_text_holds_every_name_and_value_of_urllib3s_header_dict():
+    """The quick read of urllib3's header dict finds what walking it would, repeats too."""
+    from urllib3._collections import HTTPHeaderDict
+
+    from kycbridge.provider import _header_text
+
+    headers = HTTPHeaderDict()
+    headers.add("Set-Cookie", "a=1")
+    headers.add("set-cookie", "b=2")
+    headers.add("X-Echo", "sk_live_secret_123")
+    text = _header_text(headers)
+    for name, value in headers.items():
+        assert value in text
+    assert "sk_live_secret_123" in _header_text({"x-echo": "sk_live_secret_123"})

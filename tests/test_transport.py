@@ -302,6 +302,22 @@ def test_thread_safe_shared_pool(server, replay):
     assert server.connections_opened <= 32
 
 
+def test_host_pool_is_reused_and_asked_for_again_once_closed(server, replay):
+    """The transport keeps the manager's pool for a host; a cleared manager gives a new one."""
+    replay.push(ok())
+    transport = fast()
+    for _ in range(3):
+        assert transport.send(req(server)).status == 200
+    assert server.connections_opened == 1  # one keep-alive connection, one pool
+    transport.pool.clear()  # what Bridge.close() does: every pool closed
+    for _ in range(2):
+        assert transport.send(req(server)).status == 200
+    assert server.connections_opened == 2
+    clone = transport.until(time.monotonic() + 30)  # a call's copy shares the pool
+    assert clone.send(req(server)).status == 200
+    assert server.connections_opened == 2
+
+
 def test_bad_construction():
     with pytest.raises(ValueError):
         Transport(read_timeout=0)

@@ -161,7 +161,12 @@ def _checks(payload: Mapping[str, Any], version: str | None) -> tuple[FeatureChe
         if not isinstance(results, list):
             raise _wrong(key, "an array", results)
         for index, result in enumerate(results):
-            rows.append(FeatureCheck(feature, _feature_status(result, f"{key}[{index}]")))
+            if isinstance(result, dict):  # the usual row, read without naming its place
+                status = result.get("status")
+                if status is None or isinstance(status, str):
+                    rows.append(FeatureCheck(feature, status))
+                    continue
+            _feature_status(result, f"{key}[{index}]")  # raises, naming the row
     return tuple(rows)
 
 

@@ -22,6 +22,7 @@ attributes (:data:`RAW_ATTRIBUTES`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -82,6 +83,7 @@ TIMESTAMPS: Mapping[str, str] = {
 """The timestamp attributes read (kebab-case name -> details field)."""
 
 
+@functools.lru_cache(maxsize=64)  # a handful of schema words, read on every answer
 def _spellings(kebab: str) -> tuple[str, str, str]:
     snake = kebab.replace("-", "_")
     head, *rest = kebab.split("-")
@@ -151,10 +153,12 @@ def parse_inquiry(
         raise MalformedResponse(f"{where}.attributes should be an object, not {_kind(attributes)}")
     status = _string(attributes.get("status"), f"{where}.attributes.status", required=True)
     assert inquiry_id is not None and status is not None
-    stamps = {
-        field: _string(attribute(attributes, kebab), f"{where}.attributes.{kebab}")
-        for kebab, field in TIMESTAMPS.items()
-    }
+    stamps: dict[str, str | None] = {}
+    for kebab, field in TIMESTAMPS.items():
+        value = attribute(attributes, kebab)
+        if value is not None and type(value) is not str:
+            _string(value, f"{where}.attributes.{kebab}")  # raises, naming the attribute
+        stamps[field] = value
     return PersonaDetails(
         inquiry_id=inquiry_id,
         status=status,

@@ -29,7 +29,7 @@ from kycbridge.transport import Response
 
 from .details import SumsubDetails, parse_details, safe_raw
 from .errors import ERROR_TABLE
-from .mapping import REVIEW_MAP, STATUS_MAP, normalize, raw_status_of
+from .mapping import REVIEW_MAP, STATUS_MAP, normalize, review_of, review_values
 from .query import APP_TOKEN_ENV, SECRET_KEY_ENV, SumsubQuery, SumsubSettings
 from .signing import TOKEN_HEADER, signed_headers
 
@@ -144,9 +144,16 @@ class SumsubProvider(HTTPStatusProvider):
             details = parse_details(payload)
         except MalformedResponse as exc:
             raise self._malformed(response, exc.message) from None
+        # What normalize() and raw_status_of() do, reading the review's three words once:
+        # parse_details read them already (type-checked; the result's only when completed).
+        cells: tuple[object, ...]
+        if isinstance(payload.get("review"), dict):
+            cells = (details.review_status, details.review_answer, details.reject_type)
+        else:  # no review object: the words, if any, are the applicant's own fields
+            cells = review_values(review_of(payload))
         return Parsed(
-            state=normalize(payload),
-            raw_status=raw_status_of(payload),
+            state=REVIEW_MAP.lookup(*cells),
+            raw_status=REVIEW_MAP.raw_status(cells),
             details=details,
             raw=safe_raw(payload),  # no info, fixedInfo, email, externalUserId...
         )

@@ -34,8 +34,8 @@ from .mapping import (
     NO_DECISION_WORD,
     STATUS_MAP,
     normalize,
-    raw_status_of,
 )
+from .mapping import _cells as decision_cells
 from .query import API_KEY_ENV, SHARED_SECRET_ENV, VeriffQuery, VeriffSettings
 from .signing import AUTH_HEADER, SIGNATURE_HEADER, signature
 
@@ -137,9 +137,11 @@ class VeriffProvider(HTTPStatusProvider):
             details = parse_details(verification)
         except MalformedResponse as exc:
             raise self._malformed(response, exc.message) from None
+        # What normalize() and raw_status_of() do, reading the two cells once.
+        cells = decision_cells(verification)
         return Parsed(
-            state=normalize(verification),
-            raw_status=raw_status_of(verification),
+            state=DECISION_MAP.lookup(*cells),
+            raw_status=DECISION_MAP.raw_status(cells),
             details=details,
             raw=public_payload(payload),
         )
