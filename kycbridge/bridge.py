@@ -21,7 +21,7 @@ import attrs
 from . import credentials
 from .errors import ProviderUnavailable, RateLimited
 from .plugins import PluginRegistry, ProviderInfo
-from .provider import KYCStatusProvider, build_query, load_settings
+from .provider import HTTPStatusProvider, KYCStatusProvider, build_query, load_settings
 from .ratelimit import Limiter, LimiterFactory, default_limiter
 from .redact import mask
 from .report import StatusReport, report_from_dict
@@ -41,6 +41,8 @@ class _Route:
 
     provider: KYCStatusProvider
     limiter: Limiter | None
+    exchanges: bool = False
+    """Whether the provider may obtain credentials by exchange (a credential cache matters)."""
 
 
 class Bridge:
@@ -150,7 +152,12 @@ class Bridge:
         with self._lock:
             route = self._routes.get(name)
             if route is None:  # another thread may have made it meanwhile: keep that one
-                route = _Route(provider, self.limiter_factory(name, rate) if rate else None)
+                limiter = self.limiter_factory(name, rate) if rate else None
+                exchanges = getattr(type(provider), "credential", None) not in (
+                    None,
+                    HTTPStatusProvider.credential,
+                )
+                route = _Route(provider, limiter, exchanges)
                 self._routes[name] = route
         return route
 
@@ -217,7 +224,10 @@ class Bridge:
         if deadline is not None:
             transport = transport.until(deadline)
         try:
-            with credentials.using(self.credential_cache):
+            if route.exchanges and self.credential_cache is not None:
+                with credentials.using(self.credential_cache):
+                    report = route.provider.fetch(query, settings, transport)
+            else:  # the context's cache (the process default unless a caller chose one)
                 report = route.provider.fetch(query, settings, transport)
         except RateLimited as exc:
             if limiter is not None and exc.retry_after:
