@@ -99,7 +99,7 @@ class Served:
         self.tracker = app.tracker
         self.sandbox = sandbox
         self.http = urllib3.PoolManager(retries=False, timeout=30)
-        self.openapi = OpenAPIChecker(self.raw("GET", "/api/v1/openapi.json").json())
+        self.openapi = OpenAPIChecker(json.loads(self.raw("GET", "/api/v1/openapi.json").data))
 
     def raw(
         self,

@@ -119,7 +119,7 @@ def test_add_answers_location(service: Served) -> None:
         headers={"Content-Type": "application/json"},
     )
     assert response.status == 201
-    assert response.headers["Location"] == f"/api/v1/subjects/{response.json()['id']}"
+    assert response.headers["Location"] == f"/api/v1/subjects/{json.loads(response.data)['id']}"
 
 
 def test_pages_follow_the_cursor(service: Served) -> None:
@@ -247,7 +247,7 @@ def test_method_and_path_errors(service: Served) -> None:
     assert set(response.headers["Allow"].split(", ")) == {"GET", "POST"}
     assert data["error"]["type"] == "method_not_allowed"
     response = service.raw("GET", "/api/v1/nothing-here")
-    assert response.status == 404 and response.json()["error"]["type"] == "not_found"
+    assert response.status == 404 and json.loads(response.data)["error"]["type"] == "not_found"
 
 
 def test_session_cookie_login_and_csrf(service: Served) -> None:
