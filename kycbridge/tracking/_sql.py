@@ -132,6 +132,10 @@ class SQLStore:
     def _lock_migrations(self, cur: Any) -> None:
         """Serialise concurrent migrations (inside the migration's transaction)."""
 
+    def _claim_transaction(self) -> contextlib.AbstractContextManager[Any]:
+        """The cursor a claim runs on: a transaction, unless the claim is one statement."""
+        return self._transaction()
+
     def _claim_rows(
         self, cur: Any, owner: str, now: float, lease: float, limit: int
     ) -> list[Sequence[Any]]:
@@ -139,6 +143,29 @@ class SQLStore:
 
     def _after_forget(self) -> None:
         """Make the erased values unrecoverable from the database's files, where it can."""
+
+    def _update_returning(
+        self, cur: Any, text: str, params: Sequence[Any], subject_id: int
+    ) -> Sequence[Any] | None:
+        """Run an ``UPDATE subjects`` of one row; that row after it (None if none matched).
+
+        This form reads the row back with a second statement; a dialect with ``RETURNING``
+        (PostgreSQL) overrides it to make one round trip.
+        """
+        if self._exec(cur, text, params).rowcount != 1:
+            return None
+        row: Sequence[Any] = self._exec(
+            cur, f"SELECT {SUBJECT_COLUMNS} FROM subjects WHERE id = ?", (subject_id,)
+        ).fetchone()
+        return row
+
+    def _insert_returning(self, cur: Any, text: str, params: Sequence[Any]) -> Sequence[Any]:
+        """Run an ``INSERT INTO observations``; the new row (:data:`OBSERVATION_COLUMNS`)."""
+        observation_id = self._insert(cur, text, params)
+        row: Sequence[Any] = self._exec(
+            cur, f"SELECT {OBSERVATION_COLUMNS} FROM observations WHERE id = ?", (observation_id,)
+        ).fetchone()
+        return row
 
     # -- opening --------------------------------------------------------------------------
     def _exec(self, cur: Any, text: str, params: Sequence[Any] = ()) -> Any:
@@ -356,7 +383,7 @@ class SQLStore:
         """See :meth:`Store.claim <kycbridge.tracking.store.Store.claim>`."""
         if limit <= 0:
             return []
-        with self._transaction() as cur:
+        with self._claim_transaction() as cur:
             rows = self._claim_rows(cur, owner, now, now + lease, min(limit, MAX_CLAIM))
         return sorted((subject_from_row(r) for r in rows), key=lambda s: (s.next_check, s.id))
 
@@ -438,12 +465,20 @@ class SQLStore:
             stored = dict(report)
             stored["anomaly"] = anomaly
             # Compare-and-set: the row is locked (FOR UPDATE / BEGIN IMMEDIATE), and the
-            # update only applies to the state read above.
-            updated = self._exec(
+            # update only applies to the state read above. The scheduling rides on the same
+            # statement: a worker that holds no lease (any more) leaves next_check and the
+            # lease alone, one without an owner (a webhook, a manual record) sets next_check.
+            when = None if next_check is None else next_check(before, changed)
+            schedule = next_check is not None
+            after_row = self._update_returning(
                 cur,
                 "UPDATE subjects SET state = ?, raw_status = ?, final = ?, blocklisted = ?,"
                 " anomaly = ?, last_observed = ?, last_changed = ?, failures = 0,"
-                " last_error = NULL, unchanged_polls = ?"
+                " last_error = NULL, unchanged_polls = ?,"
+                " next_check = CASE WHEN ? AND (? OR lease_owner = ?) THEN ?"
+                " ELSE next_check END,"
+                " lease_expires = CASE WHEN lease_owner = ? THEN NULL ELSE lease_expires END,"
+                " lease_owner = CASE WHEN lease_owner = ? THEN NULL ELSE lease_owner END"
                 f" WHERE id = ? AND state {self.same_as} ?",
                 (
                     new_state.value,
@@ -454,15 +489,23 @@ class SQLStore:
                     now,
                     now if transition else _epoch(before.last_changed),
                     0 if changed else before.unchanged_polls + 1,
+                    schedule,
+                    owner is None,
+                    owner,
+                    when,
+                    owner,
+                    owner,
                     subject_id,
                     None if before.state is None else before.state.value,
                 ),
-            ).rowcount
-            if updated != 1:  # pragma: no cover - the row lock makes this impossible
+                subject_id,
+            )
+            if after_row is None:  # pragma: no cover - the row lock makes this impossible
                 raise RuntimeError("tracked subject changed under a lock")
-            observation_id = None
+            after = subject_from_row(after_row)
+            observation = None
             if changed or event_id is not None:
-                observation_id = self._insert(
+                row = self._insert_returning(
                     cur,
                     "INSERT INTO observations (subject_id, provider, at, source, old_state,"
                     " new_state, raw_status, anomaly, blocklisted, event_id, report_json)"
@@ -481,25 +524,7 @@ class SQLStore:
                         json.dumps(stored, sort_keys=True),
                     ),
                 )
-            if next_check is not None:
-                self._schedule(cur, subject_id, owner, next_check(before, changed))
-            elif owner is not None:
-                self._exec(
-                    cur,
-                    "UPDATE subjects SET lease_owner = NULL, lease_expires = NULL"
-                    " WHERE id = ? AND lease_owner = ?",
-                    (subject_id, owner),
-                )
-            after = self._locked(cur, subject_id)
-            observation = None
-            if observation_id is not None:
-                row = self._exec(
-                    cur,
-                    f"SELECT {OBSERVATION_COLUMNS} FROM observations WHERE id = ?",
-                    (observation_id,),
-                ).fetchone()
                 observation = observation_from_row(row)
-        assert after is not None
         return Recorded(after, observation, transition)
 
     def record_failure(

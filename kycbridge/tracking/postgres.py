@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import InvalidQuery
-from ._sql import SUBJECT_COLUMNS, SQLStore
+from ._sql import OBSERVATION_COLUMNS, SUBJECT_COLUMNS, SQLStore
 from .store import StoreUnavailable, redact_url
 
 __all__ = ["MIGRATION_LOCK", "PostgresStore"]
@@ -89,8 +89,24 @@ class PostgresStore(SQLStore):
         cur.execute(self._sql(text) + " RETURNING id", tuple(params))
         return int(cur.fetchone()[0])
 
+    def _update_returning(
+        self, cur: Any, text: str, params: Sequence[Any], subject_id: int
+    ) -> Sequence[Any] | None:
+        cur.execute(self._sql(text) + f" RETURNING {SUBJECT_COLUMNS}", tuple(params))
+        row: Sequence[Any] | None = cur.fetchone()
+        return row
+
+    def _insert_returning(self, cur: Any, text: str, params: Sequence[Any]) -> Sequence[Any]:
+        cur.execute(self._sql(text) + f" RETURNING {OBSERVATION_COLUMNS}", tuple(params))
+        row: Sequence[Any] = cur.fetchone()
+        return row
+
     def _lock_migrations(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+
+    def _claim_transaction(self) -> contextlib.AbstractContextManager[Any]:
+        # The claim is one UPDATE ... RETURNING: atomic on its own, no BEGIN/COMMIT needed.
+        return self._read()
 
     def _claim_rows(
         self, cur: Any, owner: str, now: float, expires: float, limit: int

@@ -1,0 +1,147 @@
+"""Round trips to PostgreSQL per claim and per record, counted so they cannot creep back.
+
+Each statement sent (and each BEGIN and COMMIT) is one round trip. The store is the real
+:class:`PostgresStore` on the test server; only its cursors are wrapped to log what they send.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tracking_support import pg_schema_url
+
+from kycbridge.tracking import Subject
+from kycbridge.tracking.postgres import PostgresStore
+
+T0 = 1_800_000_000.0
+
+
+class LoggingCursor:
+    """A cursor that appends the first words of each statement it runs to ``sent``."""
+
+    def __init__(self, cur: Any, sent: list[str]) -> None:
+        self._cur = cur
+        self._sent = sent
+
+    def execute(self, text: str, params: Any = None) -> Any:
+        self._sent.append(" ".join(text.split()[:2]))
+        self._cur.execute(text, params)
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cur, name)
+
+
+class CountingStore(PostgresStore):
+    """A PostgresStore that logs each round trip of its transactions and reads."""
+
+    sent: list[str]
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        self.sent.append("BEGIN")
+        with super()._transaction() as cur:
+            yield LoggingCursor(cur, self.sent)
+        self.sent.append("COMMIT")
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Any]:
+        with super()._read() as cur:
+            yield LoggingCursor(cur, self.sent)
+
+
+@pytest.fixture
+def store() -> Iterator[CountingStore]:
+    for url in pg_schema_url():
+        CountingStore.sent = []
+        s = CountingStore(url)
+        try:
+            yield s
+        finally:
+            s.close()
+
+
+def report(state: str, raw: str | None = None) -> dict[str, Any]:
+    return {"provider": "starkfi", "state": state, "raw_status": raw or state, "final": False}
+
+
+def later(_before: Subject, _changed: bool) -> float:
+    return T0 + 600
+
+
+def sent_by(store: CountingStore, action: Any) -> list[str]:
+    store.sent.clear()
+    action()
+    return list(store.sent)
+
+
+def test_a_claim_is_one_statement(store: CountingStore) -> None:
+    store.add("starkfi", {"user_id": "u-1"}, "u-1", now=T0)
+    sent = sent_by(store, lambda: store.claim("w1", now=T0, lease=60, limit=10))
+    assert sent == ["UPDATE subjects"]
+
+
+def test_a_poll_that_changes_something_takes_five_round_trips(store: CountingStore) -> None:
+    s = store.add("starkfi", {"user_id": "u-1"}, "u-1", now=T0)
+    store.claim("w1", now=T0, lease=60, limit=10)
+    recorded: list[Any] = []
+    sent = sent_by(
+        store,
+        lambda: recorded.append(
+            store.record(s.id, report("in_review"), now=T0 + 1, owner="w1", next_check=later)
+        ),
+    )
+    assert sent == ["BEGIN", "SELECT id,", "UPDATE subjects", "INSERT INTO", "COMMIT"]
+    # ...and what comes back is what the database holds.
+    (done,) = recorded
+    assert done.transition and done.observation is not None
+    assert done.subject == store.get(s.id)
+    assert done.observation == store.history(s.id)[-1]
+    assert done.subject.lease_owner is None and done.subject.next_check.timestamp() == T0 + 600
+
+
+def test_an_unchanged_poll_takes_four(store: CountingStore) -> None:
+    s = store.add("starkfi", {"user_id": "u-1"}, "u-1", now=T0)
+    store.record(s.id, report("in_review"), now=T0 + 1)
+    store.claim("w1", now=T0, lease=60, limit=10)
+    sent = sent_by(
+        store,
+        lambda: store.record(s.id, report("in_review"), now=T0 + 2, owner="w1", next_check=later),
+    )
+    assert sent == ["BEGIN", "SELECT id,", "UPDATE subjects", "COMMIT"]
+
+
+def test_an_event_adds_its_duplicate_check(store: CountingStore) -> None:
+    s = store.add("starkfi", {"user_id": "u-1"}, "u-1", now=T0)
+    sent = sent_by(
+        store,
+        lambda: store.record(
+            s.id, report("in_review"), now=T0 + 1, source="webhook", event_id="e1"
+        ),
+    )
+    assert sent == ["BEGIN", "SELECT id,", "SELECT 1", "UPDATE subjects", "INSERT INTO", "COMMIT"]
+    again = sent_by(
+        store,
+        lambda: store.record(s.id, report("approved"), now=T0 + 2, source="webhook", event_id="e1"),
+    )
+    assert again == ["BEGIN", "SELECT id,", "SELECT 1", "COMMIT"]
+
+
+def test_the_schedule_folded_into_the_update_keeps_its_rules(store: CountingStore) -> None:
+    """No owner: next_check set, lease kept; a stale owner: neither touched; no next_check: kept."""
+    s = store.add("starkfi", {"user_id": "u-1"}, "u-1", now=T0)
+    store.claim("w1", now=T0, lease=60, limit=1)
+    webhook = store.record(s.id, report("in_review"), now=T0 + 1, next_check=later)
+    assert webhook.subject.next_check.timestamp() == T0 + 600
+    assert webhook.subject.lease_owner == "w1"
+    stale = store.record(
+        s.id, report("approved"), now=T0 + 2, owner="w2", next_check=lambda b, c: T0 + 9
+    )
+    assert stale.transition and stale.subject.next_check.timestamp() == T0 + 600
+    assert stale.subject.lease_owner == "w1"
+    released = store.record(s.id, report("approved"), now=T0 + 3, owner="w1")
+    assert released.subject.lease_owner is None and released.subject.lease_expires is None
+    assert released.subject.next_check.timestamp() == T0 + 600
