@@ -103,10 +103,21 @@ def test_killed_worker_loses_nothing(pg_url: str, prefix: str) -> None:
                 ).fetchall()
                 return [r[0] for r in rows]
 
-            _wait(lambda: bool(held()), "the victim to hold a lease")
+            def caught_holding() -> bool:
+                # Freeze the victim, then look: a lease seen while it is stopped is still held
+                # when SIGKILL lands (no race with the victim finishing its batch, however
+                # slow or busy the machine). Not holding one: let it run and look again.
+                victim.send_signal(signal.SIGSTOP)
+                if held():
+                    return True
+                victim.send_signal(signal.SIGCONT)
+                time.sleep(0.02)
+                return False
+
+            _wait(caught_holding, "the victim to hold a lease")
+            orphaned = held()  # leased to a process that is stopped, then killed
             victim.send_signal(signal.SIGKILL)
             victim.wait(30)
-            orphaned = held()  # leased to a dead process: must come back after expiry
             assert orphaned
 
             def all_polled() -> bool:
