@@ -671,6 +671,15 @@ def _field_names(cls: type[Any]) -> tuple[frozenset[str], tuple[str, ...], tuple
     )
 
 
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is Unicode text that can be sent: it has a UTF-8 form."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def build_query(
     provider: KYCStatusProvider,
     fields: Mapping[str, Any],
@@ -694,6 +703,13 @@ def build_query(
             f"unknown query field(s) {sorted(unknown)}; fields are {sorted(known)}",
             provider=provider.name,
         )
+    for name, value in fields.items():
+        if type(value) is str and not value.isascii() and not _is_text(value):
+            raise InvalidQuery(
+                f"query field {name!r} is not valid text (it holds a lone surrogate); "
+                f"give it again with -p {name}=...",
+                provider=provider.name,
+            )
     values = fields
     for name in secrets:
         if values.get(name) is None:

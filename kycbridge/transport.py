@@ -475,6 +475,24 @@ _NO_PARAMS: Mapping[str, str] = types.MappingProxyType({})
 
 
 # made on every call: a dict class is quicker to build frozen; the repr is masked (below)
+def _sendable_values(instance: Any, attribute: attrs.Attribute[Any], values: Any) -> None:
+    """Refuse a query or path parameter whose text cannot be sent (a lone surrogate).
+
+    Such a value has no UTF-8 form, so it cannot be percent-encoded: refused when the request
+    is built, as :class:`InvalidQuery` naming the parameter (never its value).
+    """
+    for name, value in values.items():
+        if type(value) is str and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                kind = "path parameter" if attribute.name == "path_params" else "query parameter"
+                raise InvalidQuery(
+                    f"{kind} {name!r} cannot be sent: it is not valid text "
+                    "(it holds a lone surrogate)"
+                ) from None
+
+
 @attrs.frozen(slots=False, repr=False)
 class Request:
     """An HTTP request a provider wants sent, with what must not be logged.
@@ -494,8 +512,9 @@ class Request:
     url: str
     """The absolute base URL (and static path), without query string. The transport parses
     it once per distinct value (a cache): never put per-subject data in it."""
-    params: Mapping[str, str] = attrs.field(factory=dict)
-    """Query parameters, encoded by the transport."""
+    params: Mapping[str, str] = attrs.field(factory=dict, validator=_sendable_values)
+    """Query parameters, encoded by the transport (text that cannot be encoded, such as a
+    lone surrogate, is refused when the request is built: :class:`InvalidQuery`)."""
     headers: Mapping[str, str] = attrs.field(factory=dict)
     """Request headers (secret ones included: the repr shows none of them)."""
     method: str = "GET"
@@ -507,7 +526,7 @@ class Request:
     path: str = ""
     """A path template appended to ``url``: literal path text and ``{name}`` placeholders
     (``"/resources/applicants/-;externalUserId={user_id}/one"``). Starts with ``/``."""
-    path_params: Mapping[str, str] = _NO_PARAMS
+    path_params: Mapping[str, str] = attrs.field(default=_NO_PARAMS, validator=_sendable_values)
     """The value of each placeholder in ``path``. Each is percent-encoded (everything but
     ``A-Z a-z 0-9 - . _ ~``), so ``/ ? # %`` stay inside it; ``""``, ``.`` and ``..`` are
     refused (``ValueError``), as is a missing or unknown name."""
