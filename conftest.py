@@ -11,8 +11,25 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 NO_SKIP_VAR = "KYCBRIDGE_NO_SKIP"
+
+# Hypothesis profiles. ``ci`` (what tox, hence ``.ci/run``, selects through
+# ``HYPOTHESIS_PROFILE``) makes every property test deterministic and free of wall-clock
+# luck: the examples derive from each test alone (``derandomize``), no example database
+# replays another run's finds, and neither a per-example deadline nor the "too slow" health
+# check can fail a test because a busy machine paused it. ``default`` (a plain ``pytest``)
+# explores new examples on every run, which is how new bugs are found.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 class NoSkip:

@@ -72,3 +72,18 @@ def test_xfail_stays_strict(project, monkeypatch):
 
 def test_the_repository_keeps_xfail_strict(pytestconfig):
     assert pytestconfig.getini("xfail_strict") is True
+
+
+def test_ci_runs_property_tests_deterministically_and_without_deadlines() -> None:
+    # tox (hence .ci/run) selects the "ci" profile: no example depends on chance or on how
+    # busy the machine is (no random seed, no example database, no per-example deadline).
+    import configparser
+
+    from hypothesis import HealthCheck, settings
+
+    profile = settings.get_profile("ci")
+    assert profile.derandomize and profile.database is None and profile.deadline is None
+    assert HealthCheck.too_slow in profile.suppress_health_check
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(Path(__file__).resolve().parents[1] / "tox.ini")
+    assert "HYPOTHESIS_PROFILE = {env:HYPOTHESIS_PROFILE:ci}" in tox["testenv"]["set_env"]
