@@ -106,7 +106,7 @@ def strip_report(report: Mapping[str, Any]) -> dict[str, Any]:
 UPDATE_RECORD = (
     "UPDATE subjects SET state = ?, raw_status = ?, final = ?, blocklisted = ?,"
     " anomaly = COALESCE(?, anomaly), last_observed = ?,"
-    " last_changed = CASE WHEN ? THEN ? ELSE last_changed END, failures = 0,"
+    " last_changed = COALESCE(?, last_changed), failures = 0,"
     " last_error = NULL, unchanged_polls = ?,"
     " next_check = CASE WHEN ? AND (? OR lease_owner = ?) THEN ? ELSE next_check END,"
     " lease_expires = CASE WHEN lease_owner = ? THEN NULL ELSE lease_expires END,"
@@ -118,10 +118,29 @@ INSERT_OBSERVATION_COLUMNS = (
     " event_id, report_json"
 )
 """The columns a record writes into ``observations``."""
+INSERT_OBSERVATION = (
+    f"INSERT INTO observations ({INSERT_OBSERVATION_COLUMNS})"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class Change:
     """What recording ``report`` does to a subject that was ``before``: worked out once."""
+
+    __slots__ = (
+        "anomaly",
+        "before",
+        "blocklisted",
+        "changed",
+        "event_id",
+        "new_state",
+        "now",
+        "owner",
+        "raw_status",
+        "report",
+        "source",
+        "transition",
+    )
 
     def __init__(
         self,
@@ -161,8 +180,7 @@ class Change:
             self.blocklisted,
             self.anomaly if transition else None,
             self.now,
-            transition,
-            self.now,
+            self.now if transition else None,
             0 if self.changed else self.before.unchanged_polls + 1,
             schedule,
             owner is None,
@@ -199,6 +217,8 @@ class SQLStore:
     """Appended to the SELECT that reads a row about to be changed (``FOR UPDATE``)."""
     same_as = "IS"
     """Null-safe equality (``IS`` in SQLite, ``IS NOT DISTINCT FROM`` in PostgreSQL)."""
+    records_as_expected = False
+    """Whether :meth:`_record_as_expected` can write a poll in one statement."""
 
     _key: bytes = b""
 
@@ -544,7 +564,12 @@ class SQLStore:
         if source not in SOURCES:
             raise InvalidQuery(f"source must be one of {', '.join(SOURCES)}")
         new_state = KYCState(report["state"])
-        if expected is not None and expected.id == subject_id and event_id is None:
+        if (
+            expected is not None
+            and self.records_as_expected
+            and expected.id == subject_id
+            and event_id is None
+        ):
             done = self._record_as_expected(
                 expected,
                 report,
@@ -592,10 +617,7 @@ class SQLStore:
             observation = None
             if change.changed or event_id is not None:
                 row = self._insert_returning(
-                    cur,
-                    f"INSERT INTO observations ({INSERT_OBSERVATION_COLUMNS})"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (subject_id, before.provider, *change.insert_params()),
+                    cur, INSERT_OBSERVATION, (subject_id, before.provider, *change.insert_params())
                 )
                 observation = observation_from_row(row)
         return Recorded(after, observation, change.transition)

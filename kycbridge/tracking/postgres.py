@@ -77,6 +77,7 @@ class PostgresStore(SQLStore):
     dialect = "postgresql"
     lock_suffix = " FOR UPDATE"
     same_as = "IS NOT DISTINCT FROM"
+    records_as_expected = True
 
     def __init__(self, url: str, *, max_connections: int = 16, upto: int | None = None) -> None:
         psycopg, psycopg_pool = _modules()
