@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -37,6 +38,8 @@ OBSERVATION_COLUMNS = (
     "id, subject_id, provider, at, source, old_state, new_state, raw_status, anomaly,"
     " blocklisted, event_id, report_json"
 )
+SELECT_SUBJECT = f"SELECT {SUBJECT_COLUMNS} FROM subjects WHERE id = ?"
+SELECT_OBSERVATION = f"SELECT {OBSERVATION_COLUMNS} FROM observations WHERE id = ?"
 KEPT_REPORT_KEYS = (
     "provider",
     "state",
@@ -261,17 +264,13 @@ class SQLStore:
         """
         if self._exec(cur, text, params).rowcount != 1:
             return None
-        row: Sequence[Any] = self._exec(
-            cur, f"SELECT {SUBJECT_COLUMNS} FROM subjects WHERE id = ?", (subject_id,)
-        ).fetchone()
+        row: Sequence[Any] = self._exec(cur, SELECT_SUBJECT, (subject_id,)).fetchone()
         return row
 
     def _insert_returning(self, cur: Any, text: str, params: Sequence[Any]) -> Sequence[Any]:
         """Run an ``INSERT INTO observations``; the new row (:data:`OBSERVATION_COLUMNS`)."""
         observation_id = self._insert(cur, text, params)
-        row: Sequence[Any] = self._exec(
-            cur, f"SELECT {OBSERVATION_COLUMNS} FROM observations WHERE id = ?", (observation_id,)
-        ).fetchone()
+        row: Sequence[Any] = self._exec(cur, SELECT_OBSERVATION, (observation_id,)).fetchone()
         return row
 
     # -- opening --------------------------------------------------------------------------
@@ -510,7 +509,7 @@ class SQLStore:
     def _locked(self, cur: Any, subject_id: int) -> Subject | None:
         row = self._exec(
             cur,
-            f"SELECT {SUBJECT_COLUMNS} FROM subjects WHERE id = ?{self.lock_suffix}",
+            self._lock_select,
             (subject_id,),
         ).fetchone()
         return None if row is None else subject_from_row(row)
@@ -529,6 +528,16 @@ class SQLStore:
             " WHERE id = ? AND lease_owner = ?",
             (next_check, subject_id, owner),
         )
+
+    @functools.cached_property
+    def _lock_select(self) -> str:
+        """Read and lock one subject (built once: the driver's statement cache hashes it)."""
+        return f"SELECT {SUBJECT_COLUMNS} FROM subjects WHERE id = ?{self.lock_suffix}"
+
+    @functools.cached_property
+    def _record_update(self) -> str:
+        """A record's compare-and-set under the row lock (built once, as above)."""
+        return f"{UPDATE_RECORD} WHERE id = ? AND state {self.same_as} ?"
 
     def _record_as_expected(
         self,
@@ -603,7 +612,7 @@ class SQLStore:
             when = None if next_check is None else next_check(before, change.changed)
             after_row = self._update_returning(
                 cur,
-                f"{UPDATE_RECORD} WHERE id = ? AND state {self.same_as} ?",
+                self._record_update,
                 (
                     *change.update_params(next_check is not None, when),
                     subject_id,
