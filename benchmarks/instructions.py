@@ -2,6 +2,7 @@
 
     python benchmarks/instructions.py overhead [--calls N] [--rounds R]
     python benchmarks/instructions.py normalize [--calls N] [--provider NAME ...]
+    python benchmarks/instructions.py tracking [--calls N] [--rounds R]
 
 Wall time on a shared 2-core machine moves by 10% from one run to the next; instruction
 counts do not (about 0.5%). This runs a benchmark's loops in one process under
@@ -17,6 +18,12 @@ call (start-up, imports and warm-up fall in parts of their own).
 ``normalize``
     ``bench_normalize``'s three loops per provider: a report from the decoded payload, a
     report from the bytes, ``json.loads`` of the bytes (the baseline).
+``tracking``
+    The store's client side of a poll, no provider call: ``N`` fresh subjects claimed 10 at a
+    time and each recorded as a worker records it (``expected=`` the claimed subject), on
+    SQLite (a file) and on PostgreSQL (``KYCBRIDGE_TEST_POSTGRES_URL``, a schema of its own,
+    dropped); ``R`` rounds each. The server's work is not ours: its time is in wall-clock
+    figures only.
 
 Needs valgrind (``apt-get install valgrind``); takes a minute or two. Counts are of the
 client process only (``--trace-children=no``); the sandbox's work and time spent waiting for
@@ -107,6 +114,49 @@ def inner_normalize(calls: int, names: list[str]) -> None:
     _loops(fns, calls)
 
 
+def inner_tracking(calls: int, rounds: int) -> None:
+    """The traced process of ``tracking``."""
+    import tempfile
+
+    from bench_tracking import pg_schema
+
+    from kycbridge.tracking import open_store
+
+    report = {
+        "provider": "starkfi",
+        "state": "in_review",
+        "raw_status": "In Review",
+        "final": False,
+        "approved": False,
+        "observed_at": "2027-01-15T08:00:00Z",
+        "blocklisted": False,
+        "anomaly": False,
+        "subject": "bench@x.test",
+        "details": {"ip_info": {"ip": "203.0.113.77"}},
+        "raw": {"status": "In Review"},
+    }
+    now = 1_800_000_000.0
+    with tempfile.TemporaryDirectory() as tmp, pg_schema() as pg:
+        for label, url in (("sqlite", f"sqlite:///{tmp}/bench.db"), ("postgresql", pg)):
+            store = open_store(url)
+            for part in ["-", *[label] * rounds]:
+                for i in range(calls):
+                    store.add("starkfi", {"email": f"{i}@x.test"}, None, now=now)
+                _fence(part)
+                while claimed := store.claim("bench", now=now, lease=60, limit=10):
+                    for subject in claimed:
+                        store.record(
+                            subject.id,
+                            report,
+                            now=now,
+                            owner="bench",
+                            next_check=lambda before, changed: None,
+                            expected=subject,
+                        )
+                _fence("-")
+            store.close()
+
+
 def traced(args: list[str], calls: int) -> dict[str, list[float]]:
     """Run this script's inner side under callgrind; instructions per call by loop label."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,16 +211,18 @@ def _total(path: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=("overhead", "normalize"))
+    parser.add_argument("what", choices=("overhead", "normalize", "tracking"))
     parser.add_argument("--calls", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--provider", action="append", default=[])
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    calls = args.calls or (300 if args.what == "overhead" else 2000)
+    calls = args.calls or {"overhead": 300, "tracking": 200}.get(args.what, 2000)
     if args.inner:
         if args.what == "overhead":
             inner_overhead(calls, args.rounds)
+        elif args.what == "tracking":
+            inner_tracking(calls, args.rounds)
         else:
             inner_normalize(calls, args.provider)
         return
@@ -182,6 +234,8 @@ def main() -> None:
     for label, values in per.items():
         spread = f" ({min(values):,.0f} to {max(values):,.0f})" if len(values) > 1 else ""
         print(f"{label:24} {statistics.median(values):>12,.0f} instructions per call{spread}")
+    if args.what == "tracking":
+        return
     if args.what == "overhead":
         ratio = statistics.median(per["kyc"]) / statistics.median(per["bare"])
         print(f"kyc / bare: {ratio:.3f}x")

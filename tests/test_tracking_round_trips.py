@@ -2,6 +2,9 @@
 
 Each statement sent (and each BEGIN and COMMIT) is one round trip. The store is the real
 :class:`PostgresStore` on the test server; only its cursors are wrapped to log what they send.
+A worker's poll, given the subject as claimed, is one statement (``WITH s AS (UPDATE ...),
+o AS (INSERT ...)``); a record without it (a webhook, a manual record) or whose subject
+changed since the claim locks the row and reads it first.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tracking_support import pg_schema_url
+from tracking_support import FakeClock, pg_schema_url
 
-from kycbridge.tracking import Subject
+from kycbridge.sandbox import Sandbox
+from kycbridge.tracking import Policy, Subject, Tracker
 from kycbridge.tracking.postgres import PostgresStore
 
 T0 = 1_800_000_000.0
@@ -84,7 +88,73 @@ def test_a_claim_is_one_statement(store: CountingStore) -> None:
     assert sent == ["UPDATE subjects"]
 
 
-def test_a_poll_that_changes_something_takes_five_round_trips(store: CountingStore) -> None:
+def test_a_poll_as_claimed_is_one_statement(store: CountingStore) -> None:
+    s = store.add("starkfi", {"user_id": "u-1"}, "u-1", now=T0)
+    (claimed,) = store.claim("w1", now=T0, lease=60, limit=10)
+    recorded: list[Any] = []
+    sent = sent_by(
+        store,
+        lambda: recorded.append(
+            store.record(
+                s.id,
+                report("in_review"),
+                now=T0 + 1,
+                owner="w1",
+                next_check=later,
+                expected=claimed,
+            )
+        ),
+    )
+    assert sent == ["WITH s"]
+    # ...and what comes back is what the database holds.
+    (done,) = recorded
+    assert done.transition and done.observation is not None
+    assert done.subject == store.get(s.id)
+    assert done.observation == store.history(s.id)[-1]
+    assert done.subject.lease_owner is None and done.subject.next_check.timestamp() == T0 + 600
+
+
+def test_an_unchanged_poll_as_claimed_is_one_statement(store: CountingStore) -> None:
+    s = store.add("starkfi", {"user_id": "u-1"}, "u-1", now=T0)
+    store.record(s.id, report("in_review"), now=T0 + 1)
+    (claimed,) = store.claim("w1", now=T0, lease=60, limit=10)
+    recorded: list[Any] = []
+    sent = sent_by(
+        store,
+        lambda: recorded.append(
+            store.record(
+                s.id,
+                report("in_review"),
+                now=T0 + 2,
+                owner="w1",
+                next_check=later,
+                expected=claimed,
+            )
+        ),
+    )
+    assert sent == ["WITH s"]
+    (done,) = recorded
+    assert not done.transition and done.observation is None
+    assert done.subject == store.get(s.id) and done.subject.unchanged_polls == 1
+    assert len(store.history(s.id)) == 1
+
+
+def test_a_poll_whose_subject_changed_since_its_claim_falls_back(store: CountingStore) -> None:
+    s = store.add("starkfi", {"user_id": "u-1"}, "u-1", now=T0)
+    (claimed,) = store.claim("w1", now=T0, lease=60, limit=10)
+    store.record(s.id, report("in_review"), now=T0 + 1, source="webhook", event_id="e1")
+    sent = sent_by(
+        store,
+        lambda: store.record(
+            s.id, report("approved"), now=T0 + 2, owner="w1", next_check=later, expected=claimed
+        ),
+    )
+    assert sent == ["WITH s", "BEGIN", "SELECT id,", "UPDATE subjects", "INSERT INTO", "COMMIT"]
+
+
+def test_a_record_without_the_claimed_subject_takes_five_round_trips(
+    store: CountingStore,
+) -> None:
     s = store.add("starkfi", {"user_id": "u-1"}, "u-1", now=T0)
     store.claim("w1", now=T0, lease=60, limit=10)
     recorded: list[Any] = []
@@ -95,15 +165,12 @@ def test_a_poll_that_changes_something_takes_five_round_trips(store: CountingSto
         ),
     )
     assert sent == ["BEGIN", "SELECT id,", "UPDATE subjects", "INSERT INTO", "COMMIT"]
-    # ...and what comes back is what the database holds.
     (done,) = recorded
-    assert done.transition and done.observation is not None
     assert done.subject == store.get(s.id)
     assert done.observation == store.history(s.id)[-1]
-    assert done.subject.lease_owner is None and done.subject.next_check.timestamp() == T0 + 600
 
 
-def test_an_unchanged_poll_takes_four(store: CountingStore) -> None:
+def test_an_unchanged_record_without_it_takes_four(store: CountingStore) -> None:
     s = store.add("starkfi", {"user_id": "u-1"}, "u-1", now=T0)
     store.record(s.id, report("in_review"), now=T0 + 1)
     store.claim("w1", now=T0, lease=60, limit=10)
@@ -112,6 +179,20 @@ def test_an_unchanged_poll_takes_four(store: CountingStore) -> None:
         lambda: store.record(s.id, report("in_review"), now=T0 + 2, owner="w1", next_check=later),
     )
     assert sent == ["BEGIN", "SELECT id,", "UPDATE subjects", "COMMIT"]
+
+
+def test_a_worker_sends_one_statement_per_poll(store: CountingStore) -> None:
+    """Through the scheduler: a claim, then one statement per subject, then an empty claim."""
+    policy = Policy(jitter=0.0, lease=60)
+    with Sandbox.from_installed() as sandbox, sandbox.bridge() as bridge:
+        tracker = Tracker(bridge=bridge, policy=policy, clock=FakeClock(), store=store)
+        for name in ("approved", "declined", "abandoned"):
+            tracker.add("starkfi", email=f"{name}@sandbox.starkfi.test")
+        sent = sent_by(store, lambda: tracker.run_once())
+    assert sent == ["UPDATE subjects", "WITH s", "WITH s", "WITH s", "UPDATE subjects"]
+    polled = store.subjects()
+    assert len(polled) == 3 and all(len(store.history(s.id)) == 1 for s in polled)
+    assert all(s.state is not None and s.lease_owner is None and not s.failures for s in polled)
 
 
 def test_an_event_adds_its_duplicate_check(store: CountingStore) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from tracking_support import pg_schema_url
 
@@ -249,6 +250,147 @@ class StoreContract:
         assert sum(r.transition for r in results) == 1
         assert sum(r.observation is not None for r in results) == 1
         assert [o.new_state for o in store.history(s.id)] == [KYCState.IN_REVIEW, KYCState.APPROVED]
+
+    def test_records_as_claimed_end_as_locked_records_do(self, store: Store) -> None:
+        """``expected`` (the subject as claimed) changes how a store writes, never what."""
+        plain = store.add("starkfi", {"email": "a@x.test"}, "a@x.test", now=T0)
+        fast = store.add("starkfi", {"email": "b@x.test"}, "b@x.test", now=T0)
+        seen: dict[int, list[tuple[int, int, bool]]] = {plain.id: [], fast.id: []}
+
+        def decide(before: Any, changed: bool) -> float:
+            seen[before.id].append((before.unchanged_polls, before.failures, changed))
+            return T0 + before.unchanged_polls  # due again at once
+
+        steps = [
+            report("in_review", "In Review"),
+            report("in_review", "In Review"),
+            report("in_review", "In Review"),
+            report("in_review", "Under Review", blocklisted=True),
+            report("not_started"),
+            report("approved"),
+        ]
+        for n, step in enumerate(steps):
+            now = T0 + 10 * (n + 1)
+            if n == 2:  # a failure in between: failures counted, then reset
+                for sid in (plain.id, fast.id):
+                    store.record_failure(
+                        sid, "unavailable", now=now - 1, owner=None, next_check=lambda b: now
+                    )
+            claimed = store.claim("w1", now=now, lease=60, limit=10)
+            assert {c.id for c in claimed} == {plain.id, fast.id}
+            ahead = next(c for c in claimed if c.id == fast.id)
+            a = store.record(plain.id, step, now=now, owner="w1", next_check=decide)
+            b = store.record(fast.id, step, now=now, owner="w1", next_check=decide, expected=ahead)
+            assert a.transition == b.transition
+            assert (a.observation is None) == (b.observation is None)
+            assert b.subject == store.get(fast.id)
+            if b.observation is not None:
+                assert b.observation == store.history(fast.id)[-1]
+            same = ("id", "provider", "query", "subject_masked", "subject_hash")
+            assert {k: v for k, v in attrs.asdict(a.subject).items() if k not in same} == {
+                k: v for k, v in attrs.asdict(b.subject).items() if k not in same
+            }
+        assert seen[plain.id] == seen[fast.id]
+        drop = ("id", "subject_id")
+        assert [
+            {k: v for k, v in attrs.asdict(o).items() if k not in drop}
+            for o in store.history(plain.id)
+        ] == [
+            {k: v for k, v in attrs.asdict(o).items() if k not in drop}
+            for o in store.history(fast.id)
+        ]
+
+    def test_a_stale_expected_subject_is_read_again(self, store: Store) -> None:
+        """A webhook recorded between claim and poll: the poll compares with what it wrote."""
+        s = store.add("starkfi", {"email": EMAIL}, EMAIL, now=T0)
+        (claimed,) = store.claim("w1", now=T0, lease=60, limit=1)
+        store.record(s.id, report("in_review"), now=T0 + 1, source="webhook", event_id="e1")
+        befores: list[Any] = []
+
+        def decide(before: Any, changed: bool) -> float:
+            befores.append(before)
+            return T0 + 600
+
+        late = store.record(
+            s.id,
+            report("not_started"),
+            now=T0 + 2,
+            owner="w1",
+            next_check=decide,
+            expected=claimed,
+        )
+        assert late.transition and late.observation is not None
+        assert late.observation.old_state is KYCState.IN_REVIEW  # not the claimed None
+        assert late.observation.anomaly and late.subject.anomaly
+        assert befores[-1].state is KYCState.IN_REVIEW
+        assert late.subject.lease_owner is None and late.subject.next_check.timestamp() == T0 + 600
+        assert [o.new_state for o in store.history(s.id)] == [
+            KYCState.IN_REVIEW,
+            KYCState.NOT_STARTED,
+        ]
+
+    def test_a_transition_seen_by_many_claimants_is_recorded_once(self, store: Store) -> None:
+        s = store.add("starkfi", {"email": EMAIL}, EMAIL, now=T0)
+        store.record(s.id, report("in_review"), now=T0)
+        (claimed,) = store.claim("w1", now=T0, lease=60, limit=1)
+        results: list[Any] = []
+        lock = threading.Lock()
+        start = threading.Barrier(6)
+
+        def worker() -> None:
+            start.wait()
+            r = store.record(
+                s.id,
+                report("approved"),
+                now=T0 + 1,
+                owner="w1",
+                expected=claimed,
+                next_check=later(600),
+            )
+            with lock:
+                results.append(r)
+
+        threads = [threading.Thread(target=worker) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sum(r.transition for r in results) == 1
+        assert sum(r.observation is not None for r in results) == 1
+        assert [o.new_state for o in store.history(s.id)] == [KYCState.IN_REVIEW, KYCState.APPROVED]
+        assert store.get(s.id).unchanged_polls == 5  # the other five: unchanged polls
+
+    def test_a_subject_forgotten_after_its_claim_is_not_written(self, store: Store) -> None:
+        s = store.add("starkfi", {"email": EMAIL}, EMAIL, now=T0)
+        (claimed,) = store.claim("w1", now=T0, lease=60, limit=1)
+        assert store.forget(s.id)
+        r = store.record(
+            s.id,
+            report("in_review"),
+            now=T0 + 1,
+            owner="w1",
+            next_check=later(600),
+            expected=claimed,
+        )
+        assert r.observation is None and not r.transition
+        assert r.subject.forgotten and r.subject.state is None and r.subject.next_check is None
+        assert store.history(s.id) == []
+
+    def test_a_claimant_that_lost_its_lease_does_not_touch_the_schedule(self, store: Store) -> None:
+        s = store.add("starkfi", {"email": EMAIL}, EMAIL, now=T0)
+        (claimed,) = store.claim("w1", now=T0, lease=10, limit=1)
+        store.claim("w2", now=T0 + 20, lease=10, limit=1)  # w1's lease expired
+        late = store.record(
+            s.id,
+            report("in_review"),
+            now=T0 + 21,
+            owner="w1",
+            next_check=later(999),
+            expected=claimed,
+        )
+        assert late.transition and late.observation is not None
+        assert late.subject.lease_owner == "w2"
+        assert late.subject.next_check.timestamp() == T0
 
     def test_event_ids_make_webhook_records_idempotent(self, store: Store) -> None:
         s = store.add("starkfi", {"email": EMAIL}, EMAIL, now=T0)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -37,6 +38,8 @@ OBSERVATION_COLUMNS = (
     "id, subject_id, provider, at, source, old_state, new_state, raw_status, anomaly,"
     " blocklisted, event_id, report_json"
 )
+SELECT_SUBJECT = f"SELECT {SUBJECT_COLUMNS} FROM subjects WHERE id = ?"
+SELECT_OBSERVATION = f"SELECT {OBSERVATION_COLUMNS} FROM observations WHERE id = ?"
 KEPT_REPORT_KEYS = (
     "provider",
     "state",
@@ -103,6 +106,111 @@ def strip_report(report: Mapping[str, Any]) -> dict[str, Any]:
     return {**kept, "subject": None, "details": None, "raw": None}
 
 
+UPDATE_RECORD = (
+    "UPDATE subjects SET state = ?, raw_status = ?, final = ?, blocklisted = ?,"
+    " anomaly = COALESCE(?, anomaly), last_observed = ?,"
+    " last_changed = COALESCE(?, last_changed), failures = 0,"
+    " last_error = NULL, unchanged_polls = ?,"
+    " next_check = CASE WHEN ? AND (? OR lease_owner = ?) THEN ? ELSE next_check END,"
+    " lease_expires = CASE WHEN lease_owner = ? THEN NULL ELSE lease_expires END,"
+    " lease_owner = CASE WHEN lease_owner = ? THEN NULL ELSE lease_owner END"
+)
+"""A record's ``UPDATE subjects`` up to its ``WHERE`` (parameters: :meth:`Change.update_params`)."""
+INSERT_OBSERVATION_COLUMNS = (
+    "subject_id, provider, at, source, old_state, new_state, raw_status, anomaly, blocklisted,"
+    " event_id, report_json"
+)
+"""The columns a record writes into ``observations``."""
+INSERT_OBSERVATION = (
+    f"INSERT INTO observations ({INSERT_OBSERVATION_COLUMNS})"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class Change:
+    """What recording ``report`` does to a subject that was ``before``: worked out once."""
+
+    __slots__ = (
+        "anomaly",
+        "before",
+        "blocklisted",
+        "changed",
+        "event_id",
+        "new_state",
+        "now",
+        "owner",
+        "raw_status",
+        "report",
+        "source",
+        "transition",
+    )
+
+    def __init__(
+        self,
+        before: Subject,
+        report: Mapping[str, Any],
+        new_state: KYCState,
+        now: float,
+        source: str,
+        owner: str | None,
+        event_id: str | None,
+    ) -> None:
+        self.before = before
+        self.new_state = new_state
+        self.raw_status: str | None = report.get("raw_status")
+        self.blocklisted = bool(report.get("blocklisted", False))
+        self.now = now
+        self.source = source
+        self.owner = owner
+        self.event_id = event_id
+        self.transition = before.state is not new_state
+        self.changed = (
+            self.transition
+            or before.last_observed is None
+            or self.raw_status != before.raw_status
+            or self.blocklisted != before.blocklisted
+        )
+        self.anomaly = self.transition and not is_expected(before.state, new_state)
+        self.report = report
+
+    def update_params(self, schedule: bool, when: float | None) -> tuple[Any, ...]:
+        """The parameters of :data:`UPDATE_RECORD`; ``when`` is set if ``schedule``."""
+        owner, transition = self.owner, self.transition
+        return (
+            self.new_state.value,
+            self.raw_status,
+            self.new_state.final,
+            self.blocklisted,
+            self.anomaly if transition else None,
+            self.now,
+            self.now if transition else None,
+            0 if self.changed else self.before.unchanged_polls + 1,
+            schedule,
+            owner is None,
+            owner,
+            when,
+            owner,
+            owner,
+        )
+
+    def insert_params(self) -> tuple[Any, ...]:
+        """The observation's values after ``subject_id, provider``."""
+        stored = dict(self.report)
+        stored["anomaly"] = self.anomaly
+        before = self.before
+        return (
+            self.now,
+            self.source,
+            None if before.state is None else before.state.value,
+            self.new_state.value,
+            self.raw_status,
+            self.anomaly,
+            self.blocklisted,
+            self.event_id,
+            json.dumps(stored, sort_keys=True),
+        )
+
+
 class SQLStore:
     """The store logic over a DB-API cursor; subclasses give the dialect and connections."""
 
@@ -112,6 +220,8 @@ class SQLStore:
     """Appended to the SELECT that reads a row about to be changed (``FOR UPDATE``)."""
     same_as = "IS"
     """Null-safe equality (``IS`` in SQLite, ``IS NOT DISTINCT FROM`` in PostgreSQL)."""
+    records_as_expected = False
+    """Whether :meth:`_record_as_expected` can write a poll in one statement."""
 
     _key: bytes = b""
 
@@ -154,17 +264,13 @@ class SQLStore:
         """
         if self._exec(cur, text, params).rowcount != 1:
             return None
-        row: Sequence[Any] = self._exec(
-            cur, f"SELECT {SUBJECT_COLUMNS} FROM subjects WHERE id = ?", (subject_id,)
-        ).fetchone()
+        row: Sequence[Any] = self._exec(cur, SELECT_SUBJECT, (subject_id,)).fetchone()
         return row
 
     def _insert_returning(self, cur: Any, text: str, params: Sequence[Any]) -> Sequence[Any]:
         """Run an ``INSERT INTO observations``; the new row (:data:`OBSERVATION_COLUMNS`)."""
         observation_id = self._insert(cur, text, params)
-        row: Sequence[Any] = self._exec(
-            cur, f"SELECT {OBSERVATION_COLUMNS} FROM observations WHERE id = ?", (observation_id,)
-        ).fetchone()
+        row: Sequence[Any] = self._exec(cur, SELECT_OBSERVATION, (observation_id,)).fetchone()
         return row
 
     # -- opening --------------------------------------------------------------------------
@@ -403,7 +509,7 @@ class SQLStore:
     def _locked(self, cur: Any, subject_id: int) -> Subject | None:
         row = self._exec(
             cur,
-            f"SELECT {SUBJECT_COLUMNS} FROM subjects WHERE id = ?{self.lock_suffix}",
+            self._lock_select,
             (subject_id,),
         ).fetchone()
         return None if row is None else subject_from_row(row)
@@ -423,6 +529,34 @@ class SQLStore:
             (next_check, subject_id, owner),
         )
 
+    @functools.cached_property
+    def _lock_select(self) -> str:
+        """Read and lock one subject (built once: the driver's statement cache hashes it)."""
+        return f"SELECT {SUBJECT_COLUMNS} FROM subjects WHERE id = ?{self.lock_suffix}"
+
+    @functools.cached_property
+    def _record_update(self) -> str:
+        """A record's compare-and-set under the row lock (built once, as above)."""
+        return f"{UPDATE_RECORD} WHERE id = ? AND state {self.same_as} ?"
+
+    def _record_as_expected(
+        self,
+        expected: Subject,
+        report: Mapping[str, Any],
+        new_state: KYCState,
+        *,
+        now: float,
+        source: str,
+        owner: str | None,
+        next_check: NextCheck | None,
+    ) -> Recorded | None:
+        """Record a poll in one statement if the row still is as ``expected``; else None.
+
+        This form always declines (the caller then locks the row and reads it); a dialect
+        that can compare, set and insert in one atomic statement (PostgreSQL) overrides it.
+        """
+        return None
+
     def record(
         self,
         subject_id: int,
@@ -433,13 +567,29 @@ class SQLStore:
         event_id: str | None = None,
         owner: str | None = None,
         next_check: NextCheck | None = None,
+        expected: Subject | None = None,
     ) -> Recorded:
         """See :meth:`Store.record <kycbridge.tracking.store.Store.record>`."""
         if source not in SOURCES:
             raise InvalidQuery(f"source must be one of {', '.join(SOURCES)}")
         new_state = KYCState(report["state"])
-        raw_status = report.get("raw_status")
-        blocklisted = bool(report.get("blocklisted", False))
+        if (
+            expected is not None
+            and self.records_as_expected
+            and expected.id == subject_id
+            and event_id is None
+        ):
+            done = self._record_as_expected(
+                expected,
+                report,
+                new_state,
+                now=now,
+                source=source,
+                owner=owner,
+                next_check=next_check,
+            )
+            if done is not None:
+                return done
         with self._transaction() as cur:
             before = self._locked(cur, subject_id)
             if before is None:
@@ -454,47 +604,17 @@ class SQLStore:
                 ).fetchone()
                 if known:
                     return Recorded(before, None, False)
-            transition = before.state is not new_state
-            changed = (
-                transition
-                or before.last_observed is None
-                or raw_status != before.raw_status
-                or blocklisted != before.blocklisted
-            )
-            anomaly = transition and not is_expected(before.state, new_state)
-            stored = dict(report)
-            stored["anomaly"] = anomaly
+            change = Change(before, report, new_state, now, source, owner, event_id)
             # Compare-and-set: the row is locked (FOR UPDATE / BEGIN IMMEDIATE), and the
             # update only applies to the state read above. The scheduling rides on the same
             # statement: a worker that holds no lease (any more) leaves next_check and the
             # lease alone, one without an owner (a webhook, a manual record) sets next_check.
-            when = None if next_check is None else next_check(before, changed)
-            schedule = next_check is not None
+            when = None if next_check is None else next_check(before, change.changed)
             after_row = self._update_returning(
                 cur,
-                "UPDATE subjects SET state = ?, raw_status = ?, final = ?, blocklisted = ?,"
-                " anomaly = ?, last_observed = ?, last_changed = ?, failures = 0,"
-                " last_error = NULL, unchanged_polls = ?,"
-                " next_check = CASE WHEN ? AND (? OR lease_owner = ?) THEN ?"
-                " ELSE next_check END,"
-                " lease_expires = CASE WHEN lease_owner = ? THEN NULL ELSE lease_expires END,"
-                " lease_owner = CASE WHEN lease_owner = ? THEN NULL ELSE lease_owner END"
-                f" WHERE id = ? AND state {self.same_as} ?",
+                self._record_update,
                 (
-                    new_state.value,
-                    raw_status,
-                    new_state.final,
-                    blocklisted,
-                    anomaly if transition else before.anomaly,
-                    now,
-                    now if transition else _epoch(before.last_changed),
-                    0 if changed else before.unchanged_polls + 1,
-                    schedule,
-                    owner is None,
-                    owner,
-                    when,
-                    owner,
-                    owner,
+                    *change.update_params(next_check is not None, when),
                     subject_id,
                     None if before.state is None else before.state.value,
                 ),
@@ -504,28 +624,12 @@ class SQLStore:
                 raise RuntimeError("tracked subject changed under a lock")
             after = subject_from_row(after_row)
             observation = None
-            if changed or event_id is not None:
+            if change.changed or event_id is not None:
                 row = self._insert_returning(
-                    cur,
-                    "INSERT INTO observations (subject_id, provider, at, source, old_state,"
-                    " new_state, raw_status, anomaly, blocklisted, event_id, report_json)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        subject_id,
-                        before.provider,
-                        now,
-                        source,
-                        None if before.state is None else before.state.value,
-                        new_state.value,
-                        raw_status,
-                        anomaly,
-                        blocklisted,
-                        event_id,
-                        json.dumps(stored, sort_keys=True),
-                    ),
+                    cur, INSERT_OBSERVATION, (subject_id, before.provider, *change.insert_params())
                 )
                 observation = observation_from_row(row)
-        return Recorded(after, observation, transition)
+        return Recorded(after, observation, change.transition)
 
     def record_failure(
         self,
@@ -581,7 +685,3 @@ class SQLStore:
                 )
         self._after_forget()
         return True
-
-
-def _epoch(value: Any) -> float | None:
-    return None if value is None else float(value.timestamp())

@@ -129,7 +129,12 @@ class Scheduler:
                 return policy.next_check(state, unchanged, now, rng)
 
         recorded = self.store.record(
-            subject.id, report_to_dict(report), now=now, owner=owner, next_check=schedule
+            subject.id,
+            report_to_dict(report),
+            now=now,
+            owner=owner,
+            next_check=schedule,
+            expected=subject,
         )
         fire(self.bridge, report, recorded)
         return Outcome(subject.id, recorded=recorded)

@@ -260,6 +260,7 @@ class Store(Protocol):
         event_id: str | None = None,
         owner: str | None = None,
         next_check: NextCheck | None = None,
+        expected: Subject | None = None,
     ) -> Recorded:
         """Write one observation, the new state and schedule, and release the lease, at once.
 
@@ -269,6 +270,11 @@ class Store(Protocol):
         observation); an ``event_id`` already recorded for the provider writes nothing.
         The schedule and lease are written only when ``owner`` holds the lease (or is
         ``None``).
+
+        ``expected``: the subject as the caller last read it (a worker: as claimed). A store
+        may then skip reading the row again, writing only if the row still holds what
+        ``expected`` says (compared and set in the same statement); otherwise, or without it,
+        it reads the row under a lock. The outcome is the same either way.
         """
 
     def record_failure(
