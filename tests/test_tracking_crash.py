@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+import redis
 from tracking_support import REDIS_URL, pg_schema_url, redis_key_prefix
 
 from kycbridge.sandbox import Sandbox
@@ -93,10 +94,15 @@ def test_killed_worker_loses_nothing(pg_url: str, prefix: str) -> None:
             for _ in range(3)
         ]
         victim = procs[0]
+        # The limiter's keys live about a second past their last use (the GCRA key's TTL), so
+        # they are looked for while the workers poll, every time the leases are, not after.
+        client = redis.Redis.from_url(REDIS_URL)
+        seen_keys: set[str] = set()
         try:
             conn = psycopg.connect(pg_url, autocommit=True)
 
             def held() -> list[int]:
+                seen_keys.update(k.decode() for k in client.scan_iter(match=prefix + "*"))
                 rows = conn.execute(
                     "SELECT id FROM subjects WHERE lease_owner LIKE %s",
                     (f"%:{victim.pid}:%",),
@@ -121,6 +127,7 @@ def test_killed_worker_loses_nothing(pg_url: str, prefix: str) -> None:
             assert orphaned
 
             def all_polled() -> bool:
+                seen_keys.update(k.decode() for k in client.scan_iter(match=prefix + "*"))
                 row = conn.execute(
                     "SELECT count(*) FROM subjects WHERE last_observed IS NULL AND failures = 0"
                 ).fetchone()
@@ -159,10 +166,6 @@ def test_killed_worker_loses_nothing(pg_url: str, prefix: str) -> None:
             s = store.get(subject_id)
             assert s.last_error == "not_found" and store.history(subject_id) == []
     store.close()
-
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = [k.decode() for k in client.scan_iter(match=prefix + "*")]
     client.close()
-    assert keys and all(k.startswith(prefix + "ratelimit:starkfi:") for k in keys)
+    # the workers shared one limit through Redis, under the test's own key prefix
+    assert seen_keys and all(k.startswith(prefix + "ratelimit:starkfi:") for k in seen_keys)
