@@ -3,6 +3,7 @@
     python benchmarks/instructions.py overhead [--calls N] [--rounds R]
     python benchmarks/instructions.py normalize [--calls N] [--provider NAME ...]
     python benchmarks/instructions.py tracking [--calls N] [--rounds R]
+    python benchmarks/instructions.py webhooks [--calls N] [--provider NAME ...]
 
 Wall time on a shared 2-core machine moves by 10% from one run to the next; instruction
 counts do not (about 0.5%). This runs a benchmark's loops in one process under
@@ -24,6 +25,10 @@ call (start-up, imports and warm-up fall in parts of their own).
     SQLite (a file) and on PostgreSQL (``KYCBRIDGE_TEST_POSTGRES_URL``, a schema of its own,
     dropped); ``R`` rounds each. The server's work is not ours: its time is in wall-clock
     figures only.
+``webhooks``
+    ``bench_webhooks``'s two sides per provider (a delivery through ``WebhookApp``, the bare
+    check), and the receiver's parts: the handler's ``verify``, its ``parse`` (strict JSON
+    included), :func:`kycbridge.strictjson.loads` and ``json.loads`` of the same bodies.
 
 Needs valgrind (``apt-get install valgrind``); takes a minute or two. Counts are of the
 client process only (``--trace-children=no``); the sandbox's work and time spent waiting for
@@ -43,6 +48,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 HERE = Path(__file__).resolve().parent
@@ -157,6 +163,76 @@ def inner_tracking(calls: int, rounds: int) -> None:
             store.close()
 
 
+def inner_webhooks(calls: int, names: list[str]) -> None:
+    """The traced process of ``webhooks``: each loop over ``calls`` distinct deliveries."""
+    import bench_webhooks
+
+    warm = max(calls // 10, 20)
+    for make in bench_webhooks.CASES:
+        case = make(calls + warm)
+        if not names or case.provider in names:
+            _loops(_webhook_loops(case), calls)
+
+
+def _webhook_loops(case: Any) -> list[tuple[str, Callable[[], object]]]:
+    """One provider's loops: the app and the bare check, then the app's parts."""
+    import itertools
+    import time
+
+    import bench_webhooks
+
+    import kycbridge
+    from kycbridge import strictjson
+    from kycbridge.webhooks import WebhookApp
+
+    name = case.provider
+    bridge = kycbridge.Bridge([case.plugin], settings={name: case.settings}, env={})
+    app = WebhookApp(bridge)
+    handler = app.handlers[name]
+    settings = bridge.settings(name)
+    deliveries = case.deliveries
+    bodies = [b for _, b in deliveries]
+    envs = iter([bench_webhooks.environ(name, h, b) for h, b in deliveries])
+    now = time.time()
+    verified = [handler.verify(h, b, settings, now) for h, b in deliveries]
+    parse: Any = handler.parse
+    items = itertools.cycle(range(len(deliveries)))
+
+    def start_response(status: str, headers: object) -> None:
+        pass
+
+    def app_once() -> object:
+        return app(next(envs), start_response)
+
+    def bare() -> object:
+        return case.baseline(*deliveries[next(items)])
+
+    def verify() -> object:
+        headers, body = deliveries[next(items)]
+        return handler.verify(headers, body, settings, now)
+
+    def parse_once() -> object:
+        i = next(items)
+        if verified[i] is None:
+            return parse(bodies[i], settings)
+        return parse(bodies[i], settings, verified[i])
+
+    def strict() -> object:
+        return strictjson.loads(bodies[next(items)])
+
+    def loads() -> object:
+        return json.loads(bodies[next(items)])
+
+    return [
+        (f"{name}:app", app_once),
+        (f"{name}:bare", bare),
+        (f"{name}:verify", verify),
+        (f"{name}:parse", parse_once),
+        (f"{name}:strictjson", strict),
+        (f"{name}:json.loads", loads),
+    ]
+
+
 def traced(args: list[str], calls: int) -> dict[str, list[float]]:
     """Run this script's inner side under callgrind; instructions per call by loop label."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -211,7 +287,7 @@ def _total(path: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=("overhead", "normalize", "tracking"))
+    parser.add_argument("what", choices=("overhead", "normalize", "tracking", "webhooks"))
     parser.add_argument("--calls", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--provider", action="append", default=[])
@@ -223,6 +299,8 @@ def main() -> None:
             inner_overhead(calls, args.rounds)
         elif args.what == "tracking":
             inner_tracking(calls, args.rounds)
+        elif args.what == "webhooks":
+            inner_webhooks(calls, args.provider)
         else:
             inner_normalize(calls, args.provider)
         return
@@ -239,6 +317,13 @@ def main() -> None:
     if args.what == "overhead":
         ratio = statistics.median(per["kyc"]) / statistics.median(per["bare"])
         print(f"kyc / bare: {ratio:.3f}x")
+    elif args.what == "webhooks":
+        for label in per:
+            name, kind = label.split(":")
+            if kind == "app":
+                base = statistics.median(per[f"{name}:bare"])
+                own = statistics.median(per[label])
+                print(f"{name:10} app / bare: {own / base:.2f}x (target 2.00x or less)")
     else:
         for label in per:
             name, kind = label.split(":")

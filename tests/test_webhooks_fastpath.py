@@ -28,6 +28,8 @@ from kycbridge.webhooks import (
     WebhookApp,
     WebhookEvent,
     WebhookMalformed,
+    derived_event_id,
+    iso_time,
     parse_verified,
     strict_json,
 )
@@ -248,3 +250,58 @@ def test_long_numbers_and_deep_nesting_are_still_refused():
             strict_json(body)
     assert strict_json(b"[" + b"1" * 100 + b"]") == [int("1" * 100)]
     assert strict_json(b"[" * 64 + b"]" * 64) is not None
+
+
+def _iso_time_long_way(value: object) -> dt.datetime | None:
+    """:func:`iso_time` as it was written before its shortcuts (replace, then astimezone)."""
+    if not isinstance(value, str) or not 0 < len(value) <= 40:
+        return None
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return iso_time(value)  # the fraction-trimming fallback is shared, not a shortcut
+    try:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        return when.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):
+        return None
+
+
+_ZONES = st.sampled_from(["", "Z", "z", "+00:00", "-00:00", "+05:30", "-08:00", "+14:00"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30)),
+    st.sampled_from(["T", " "]),
+    st.sampled_from(["seconds", "milliseconds", "microseconds", "minutes"]),
+    _ZONES,
+    st.sampled_from(["", " "]),
+)
+def test_iso_time_gives_what_replace_then_astimezone_gave(when, sep, spec, zone, pad):
+    text = pad + when.isoformat(sep=sep, timespec=spec) + zone + pad
+    got = iso_time(text)
+    assert got == _iso_time_long_way(text)
+    assert got is not None and got.tzinfo is dt.timezone.utc
+    assert got.utcoffset() == dt.timedelta(0)
+
+
+@pytest.mark.parametrize("text", ["2024-01-01", "9999-12-31T23:59:59", "0001-01-01T00:00:00",
+                                  "2024-01-01T00:00:00+00:00", "not a time", "", "2024-13-01"])
+def test_iso_time_edges_agree_with_the_long_way(text):
+    assert iso_time(text) == _iso_time_long_way(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(), st.integers(), st.floats(allow_nan=False),
+                          st.booleans()), max_size=6))
+def test_derived_event_id_joins_parts_as_before(parts):
+    import hashlib
+
+    text = "\x1f".join("" if p is None else p if type(p) is str else str(p) for p in parts)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    assert derived_event_id("kind", *parts) == f"kind:{digest}"

@@ -116,8 +116,7 @@ def _get(obj: Mapping[str, Any], name: str, kind: type, where: str) -> Any:
     return value
 
 
-def _strings(obj: Mapping[str, Any], name: str) -> tuple[str, ...]:
-    items = _get(obj, name, list, "")
+def _string_items(items: list[Any] | None, name: str) -> tuple[str, ...]:
     if items is None:
         return ()
     for index, item in enumerate(items):
@@ -128,7 +127,12 @@ def _strings(obj: Mapping[str, Any], name: str) -> tuple[str, ...]:
 
 def parse_details(run: Mapping[str, Any]) -> OnfidoDetails:
     """Read a workflow run object into :class:`OnfidoDetails` (strict types, see module doc)."""
-    values = {name: _get(run, name, kind, "") for name, kind in _FIELDS.items()}
+    values: dict[str, Any] = {}
+    for name, kind in _FIELDS.items():  # _get(run, name, kind, ""), inlined: read per answer
+        value = run.get(name)
+        if value is not None and type(value) is not kind:
+            _get(run, name, kind, "")  # raises, naming the field
+        values[name] = value
     error = values.pop("error") or {}
     link = values.pop("link") or {}
     return OnfidoDetails(
@@ -138,10 +142,10 @@ def parse_details(run: Mapping[str, Any]) -> OnfidoDetails:
         workflow_id=values["workflow_id"],
         workflow_version_id=values["workflow_version_id"],
         dashboard_url=values["dashboard_url"],
-        reasons=_strings(run, "reasons"),
+        reasons=_string_items(values["reasons"], "reasons"),
         error_type=_get(error, "type", str, "error."),
         error_message=_get(error, "message", str, "error."),
-        tags=_strings(run, "tags"),
+        tags=_string_items(values["tags"], "tags"),
         link_url=_get(link, "url", str, "link."),
         link_expires_at=_get(link, "expires_at", str, "link."),
         created_at=values["created_at"],

@@ -100,6 +100,12 @@ def attribute(attributes: Mapping[str, Any], kebab: str) -> Any:
     return None
 
 
+_TIMESTAMP_SPELLINGS = tuple(
+    (kebab, field, _spellings(kebab)[1:]) for kebab, field in TIMESTAMPS.items()
+)
+"""Each timestamp's kebab name, details field, and its snake and camel spellings."""
+
+
 def _kind(value: object) -> str:
     if value is None:
         return "null"
@@ -154,8 +160,13 @@ def parse_inquiry(
     status = _string(attributes.get("status"), f"{where}.attributes.status", required=True)
     assert inquiry_id is not None and status is not None
     stamps: dict[str, str | None] = {}
-    for kebab, field in TIMESTAMPS.items():
-        value = attribute(attributes, kebab)
+    for kebab, field, others in _TIMESTAMP_SPELLINGS:
+        value = attributes.get(kebab)  # attribute(attributes, kebab), its spellings made once
+        if value is None:
+            for name in others:
+                value = attributes.get(name)
+                if value is not None:
+                    break
         if value is not None and type(value) is not str:
             _string(value, f"{where}.attributes.{kebab}")  # raises, naming the attribute
         stamps[field] = value

@@ -187,3 +187,29 @@ def test_the_simulator_pushes_every_scenario_and_every_fault():
     assert [r.state for r in recorder.observed if r.subject == "inq_SandboxApproved"] == [
         KYCState.NOT_STARTED, KYCState.IN_PROGRESS, KYCState.SUBMITTED, KYCState.APPROVED]
     assert len(events) == sum(r.expect in ("accepted", "acknowledged") for r in pushed)
+
+
+_STAMP_VALUES = st.one_of(st.none(), st.text(max_size=8), st.integers(), st.booleans())
+
+
+@given(st.dictionaries(
+    st.sampled_from([name for kebab in ("created-at", "started-at", "completed-at", "failed-at",
+                                        "decisioned-at", "expired-at")
+                     for name in (kebab, kebab.replace("-", "_"),
+                                  kebab.split("-")[0] + "At")]),
+    _STAMP_VALUES, max_size=12,
+))
+def test_parse_inquiry_reads_timestamps_as_attribute_does(stamps):
+    # parse_inquiry reads each timestamp with its spellings made once: as attribute() does
+    from kycbridge import MalformedResponse
+    from kycbridge_persona.details import TIMESTAMPS, attribute, parse_inquiry
+
+    attributes = {"status": "approved", **stamps}
+    resource = {"type": "inquiry", "id": "inq_1", "attributes": attributes}
+    expected = {field: attribute(attributes, kebab) for kebab, field in TIMESTAMPS.items()}
+    if any(v is not None and type(v) is not str for v in expected.values()):
+        with pytest.raises(MalformedResponse):
+            parse_inquiry(resource)
+        return
+    details = parse_inquiry(resource)
+    assert {field: getattr(details, field) for field in TIMESTAMPS.values()} == expected

@@ -33,6 +33,7 @@ __all__ = [
     "SumsubDetails",
     "parse_details",
     "safe_raw",
+    "safe_review",
 ]
 
 
@@ -178,11 +179,19 @@ def safe_raw(applicant: object) -> dict[str, Any] | None:
     kept = _keep(applicant, RAW_APPLICANT_FIELDS)
     review = applicant.get("review")
     if isinstance(review, dict):
-        kept_review = _keep(review, RAW_REVIEW_FIELDS)
-        result = review.get("reviewResult")
-        if isinstance(result, dict):
-            kept_review["reviewResult"] = _keep(result, RAW_RESULT_FIELDS)
-        kept["review"] = kept_review
+        kept["review"] = safe_review(review)
     elif "review" in kept:
         kept["review"] = None
+    return kept
+
+
+def safe_review(review: dict[str, Any]) -> dict[str, Any]:
+    """What :func:`safe_raw` keeps of an applicant's ``review`` object.
+
+    Its :data:`RAW_REVIEW_FIELDS`, and of its ``reviewResult`` the :data:`RAW_RESULT_FIELDS`.
+    """
+    kept = _keep(review, RAW_REVIEW_FIELDS)
+    result = review.get("reviewResult")
+    if isinstance(result, dict):
+        kept["reviewResult"] = _keep(result, RAW_RESULT_FIELDS)
     return kept

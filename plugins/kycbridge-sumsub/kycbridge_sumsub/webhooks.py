@@ -41,7 +41,7 @@ from kycbridge.webhooks import (
     strict_json,
 )
 
-from .details import parse_details, safe_raw
+from .details import parse_details, safe_review
 from .mapping import normalize, raw_status_of
 from .query import SumsubSettings
 
@@ -158,8 +158,7 @@ class SumsubWebhooks:
         report = None
         review = {k: payload[k] for k in _REVIEW_KEYS if k in payload}
         applicant_view = {"type": payload.get("applicantType"), "review": review}
-        raw: dict[str, Any] = {"type": kind, "review": (safe_raw(applicant_view) or {}).get(
-            "review", {})}
+        raw: dict[str, Any] = {"type": kind, "review": safe_review(review)}  # as safe_raw's
         if kind not in NON_STATUS_EVENTS and status is not None:
             if not isinstance(status, str):
                 raise WebhookMalformed("'reviewStatus' is not a string")

@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import kycbridge
 import kycbridge_sumsub
@@ -140,3 +142,23 @@ def test_the_simulator_pushes_every_scenario_and_every_fault():
     assert [r.state for r in recorder.observed if r.subject == applicant_id(1)] == [
         KYCState.NOT_STARTED, KYCState.SUBMITTED, KYCState.IN_REVIEW, KYCState.APPROVED]
     assert len(events) == sum(r.expect in ("accepted", "acknowledged") for r in pushed)
+
+
+_WORDS = st.sampled_from([
+    "reviewStatus", "reviewResult", "reviewAnswer", "rejectLabels", "clientComment", "reviewId",
+    "attemptCnt", "levelName", "priority", "info", "email", "buttonIds", "createDate",
+])
+_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5))
+_JSONISH = st.recursive(_LEAVES, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(_WORDS, inner, max_size=5)), max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_WORDS, _JSONISH, max_size=8))
+def test_safe_review_keeps_what_safe_raw_keeps_of_the_review(review):
+    # the webhook reads the review's raw through safe_review directly
+    from kycbridge_sumsub.details import safe_raw, safe_review
+
+    kept = safe_raw({"type": "individual", "review": review})
+    assert kept is not None
+    assert safe_review(review) == kept["review"]
