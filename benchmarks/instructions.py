@@ -23,8 +23,9 @@ call (start-up, imports and warm-up fall in parts of their own).
     The store's client side of a poll, no provider call: ``N`` fresh subjects claimed 10 at a
     time and each recorded as a worker records it (``expected=`` the claimed subject), on
     SQLite (a file) and on PostgreSQL (``KYCBRIDGE_TEST_POSTGRES_URL``, a schema of its own,
-    dropped); ``R`` rounds each. The server's work is not ours: its time is in wall-clock
-    figures only.
+    dropped); ``R`` rounds each, alternating with the same recorded 10 to a transaction
+    (``group 10``: a claimed batch in one ``Store.group()``). The server's work is not
+    ours: its time is in wall-clock figures only.
 ``webhooks``
     ``bench_webhooks``'s two sides per provider (a delivery through ``WebhookApp``, the bare
     check), and the receiver's parts: the handler's ``verify``, its ``parse`` (strict JSON
@@ -122,6 +123,7 @@ def inner_normalize(calls: int, names: list[str]) -> None:
 
 def inner_tracking(calls: int, rounds: int) -> None:
     """The traced process of ``tracking``."""
+    import contextlib
     import tempfile
 
     from bench_tracking import pg_schema
@@ -145,20 +147,23 @@ def inner_tracking(calls: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, pg_schema() as pg:
         for label, url in (("sqlite", f"sqlite:///{tmp}/bench.db"), ("postgresql", pg)):
             store = open_store(url)
-            for part in ["-", *[label] * rounds]:
+            grouped = f"{label} group 10"
+            for part in ["-", *[label, grouped] * rounds]:
                 for i in range(calls):
                     store.add("starkfi", {"email": f"{i}@x.test"}, None, now=now)
                 _fence(part)
                 while claimed := store.claim("bench", now=now, lease=60, limit=10):
-                    for subject in claimed:
-                        store.record(
-                            subject.id,
-                            report,
-                            now=now,
-                            owner="bench",
-                            next_check=lambda before, changed: None,
-                            expected=subject,
-                        )
+                    group = store.group() if part == grouped else contextlib.nullcontext()
+                    with group:
+                        for subject in claimed:
+                            store.record(
+                                subject.id,
+                                report,
+                                now=now,
+                                owner="bench",
+                                next_check=lambda before, changed: None,
+                                expected=subject,
+                            )
                 _fence("-")
             store.close()
 

@@ -163,3 +163,30 @@ def test_importable_without_the_extras() -> None:
     assert done.returncode == 0, done.stderr
     assert "install kycbridge[postgres]" in done.stdout
     assert "install kycbridge[redis]" in done.stdout
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "1001", "ten", "2.5"])
+def test_run_group_is_checked_with_one_line(db: str, value: str) -> None:
+    from kycbridge.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["track", "run", "--once", "--group", value, "--db", db], stdout=out, stderr=err)
+    assert code == 2 and out.getvalue() == ""
+    assert len(err.getvalue().splitlines()) == 1 and "--group" in err.getvalue(), err.getvalue()
+
+
+def test_run_with_a_group(db: str, sandbox_env: Sandbox) -> None:
+    for local in ("approved", "declined", "notfound"):
+        assert (
+            track("add", "starkfi", "-p", f"email={local}@sandbox.starkfi.test", "--db", db)[0] == 0
+        )
+    code, _, err = track("run", "--once", "--workers", "1", "--group", "2", "--db", db)
+    assert code == 0 and "3 poll(s)" in err
+    store = open_store(db)
+    try:
+        subjects = store.subjects()
+        assert [s.state is not None for s in subjects] == [True, True, False]
+        assert subjects[2].last_error == "not_found"
+        assert all(s.lease_owner is None for s in subjects)
+    finally:
+        store.close()

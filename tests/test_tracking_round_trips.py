@@ -226,3 +226,32 @@ def test_the_schedule_folded_into_the_update_keeps_its_rules(store: CountingStor
     released = store.record(s.id, report("approved"), now=T0 + 3, owner="w1")
     assert released.subject.lease_owner is None and released.subject.lease_expires is None
     assert released.subject.next_check.timestamp() == T0 + 600
+
+
+def test_a_group_of_ten_polls_is_one_commit(store: CountingStore) -> None:
+    """``group=10``: the claim, then BEGIN, one statement per poll, one COMMIT."""
+    from kycbridge.tracking import Scheduler
+
+    policy = Policy(jitter=0.0, lease=60)
+    locals_ = (
+        "approved",
+        "declined",
+        "blocklisted",
+        "abandoned",
+        "expired",
+        "kyc-expired",
+        "resubmitted",
+        "awaiting-user",
+        "unknown-status",
+        "instant-approved",
+    )
+    with Sandbox.from_installed() as sandbox, sandbox.bridge() as bridge:
+        for local in locals_:
+            email = f"{local}@sandbox.starkfi.test"
+            store.add("starkfi", {"email": email}, email, now=T0)
+        scheduler = Scheduler(store, bridge, policy=policy, clock=FakeClock(T0), group=10)
+        sent = sent_by(store, lambda: scheduler.poll_due())
+    assert sent == ["UPDATE subjects", "BEGIN", *["WITH s"] * 10, "COMMIT"]
+    polled = store.subjects()
+    assert len(polled) == 10 and all(len(store.history(s.id)) == 1 for s in polled)
+    assert all(s.state is not None and s.lease_owner is None and not s.failures for s in polled)

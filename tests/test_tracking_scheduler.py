@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from tracking_support import FakeClock, pg_schema_url
 
@@ -265,3 +267,160 @@ def test_stop_releases_claims_not_yet_polled(
     assert leased == []
     assert len(store.claim("other", now=clock.now, lease=60, limit=10)) == 4
     store.close()
+
+
+# -- group commit -------------------------------------------------------------------------
+GROUPED = ("approved", "declined", "blocklisted", "abandoned", "expired", "fault-503", "notfound")
+"""Starkfi sandbox subjects (email local parts): transitions, a transient and a permanent error."""
+
+
+class Seen:
+    """Every hook call, in order: (hook, subject, state)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any, Any]] = []
+
+    @kycbridge.hookimpl
+    def state_changed(self, old: Any, new: Any, report: Any, anomaly: bool) -> None:
+        self.calls.append(("changed", report.subject, (old, new, anomaly)))
+
+    @kycbridge.hookimpl
+    def status_observed(self, report: Any) -> None:
+        self.calls.append(("observed", report.subject, report.state))
+
+
+def polled_by(
+    group: int, url: str, sandbox: Sandbox, bridge: kycbridge.Bridge
+) -> tuple[list[Any], list[Any], Seen]:
+    """Subjects, histories, hooks (and polls per round) of 4 rounds at ``group``, on a new db."""
+    from kycbridge.tracking import Scheduler
+
+    sandbox.reset()
+    seen = Seen()
+    bridge.plugin_manager.register(seen)
+    store, clock = open_store(url), FakeClock()
+    try:
+        for local in GROUPED:
+            email = f"{local}@sandbox.starkfi.test"
+            store.add("starkfi", {"email": email}, email, now=clock.now)
+        scheduler = Scheduler(store, bridge, policy=FAST, clock=clock, batch=10, group=group)
+        for _ in range(4):
+            seen.calls.append(("polled", None, scheduler.poll_due()))
+            clock.advance(10**6)  # everything not final due again
+        drop = ("id", "subject_id", "query", "subject_hash")
+        subjects = [
+            {k: v for k, v in attrs.asdict(s).items() if k not in drop} for s in store.subjects()
+        ]
+        histories = [
+            [
+                {k: v for k, v in attrs.asdict(o).items() if k not in drop}
+                | {"report": {k: v for k, v in o.report.items() if k != "observed_at"}}
+                for o in store.history(i)
+            ]
+            for i in range(1, len(GROUPED) + 1)
+        ]  # observed_at: the wall clock's time of the answer
+    finally:
+        bridge.plugin_manager.unregister(seen)
+        store.close()
+    return subjects, histories, seen
+
+
+@pytest.mark.parametrize("group", [3, 10])
+def test_a_group_records_and_fires_as_polls_one_by_one(
+    db_urls: tuple[str, str], sandbox: Sandbox, bridge: kycbridge.Bridge, group: int
+) -> None:
+    alone = polled_by(1, db_urls[0], sandbox, bridge)
+    grouped = polled_by(group, db_urls[1], sandbox, bridge)
+    assert grouped[0] == alone[0] and grouped[1] == alone[1]
+    assert grouped[2].calls == alone[2].calls
+    assert sum(1 for c in alone[2].calls if c[0] == "changed") >= len(GROUPED) - 2
+    assert {s["last_error"] for s in alone[0]} == {None, "unavailable", "not_found"}
+
+
+@pytest.fixture
+def db_urls(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two empty databases of ``db_url``'s kind."""
+    if db_url.startswith("sqlite"):
+        yield db_url, f"sqlite:///{tmp_path / 'other.sqlite3'}"
+    else:
+        yield from ((db_url, other) for other in pg_schema_url())
+
+
+def test_a_failed_group_records_nothing_and_fires_no_hook(
+    db_url: str, bridge: kycbridge.Bridge, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The group's commit fails: no record, no hook, no crash; polled again after the lease."""
+    from kycbridge.tracking import Scheduler
+
+    store = open_store(db_url)
+    for local in GROUPED:
+        email = f"{local}@sandbox.starkfi.test"
+        store.add("starkfi", {"email": email}, email, now=clock.now)
+    seen = Seen()
+    bridge.plugin_manager.register(seen)
+    real = store.group
+
+    @contextlib.contextmanager
+    def failing() -> Iterator[None]:
+        with real():
+            yield
+            raise ConnectionError("the commit failed")  # inside: the transaction rolls back
+
+    store.group = failing  # type: ignore[method-assign]
+    scheduler = Scheduler(store, bridge, policy=FAST, clock=clock, batch=10, group=3)
+    with caplog.at_level("WARNING", logger="kycbridge.tracking"):
+        assert scheduler.poll_due(owner="w1") == 0
+    assert "3 poll(s) not recorded (ConnectionError)" in caplog.text
+    assert seen.calls == []
+    subjects = store.subjects()
+    assert all(s.state is None and s.failures == 0 and not store.history(s.id) for s in subjects)
+    assert {s.lease_owner for s in subjects} == {"w1"}  # left to expire, as after a crash
+    assert scheduler.poll_due(owner="w2") == 0  # nothing due until the leases expire
+    clock.advance(FAST.lease)
+    store.group = real  # type: ignore[method-assign]
+    assert scheduler.poll_due(owner="w2") == len(GROUPED)
+    assert len([c for c in seen.calls if c[0] == "observed"]) == len(GROUPED) - 2
+    assert all(s.lease_owner is None and (s.last_observed or s.failures) for s in store.subjects())
+    bridge.plugin_manager.unregister(seen)
+    store.close()
+
+
+def test_stop_writes_the_group_in_hand_then_releases_the_rest(
+    db_url: str, bridge: kycbridge.Bridge, clock: FakeClock
+) -> None:
+    from kycbridge.tracking import Scheduler
+
+    store = open_store(db_url)
+    for local in GROUPED[:5]:
+        email = f"{local}@sandbox.starkfi.test"
+        store.add("starkfi", {"email": email}, email, now=clock.now)
+    stop = threading.Event()
+    seen = Seen()
+    bridge.plugin_manager.register(seen)
+
+    class StopAfterTwo(Scheduler):
+        asked = 0
+
+        def _ask(self, subject: Any) -> Any:
+            self.asked += 1
+            if self.asked == 2:
+                stop.set()  # SIGTERM while the second answer is on its way
+            return super()._ask(subject)
+
+    scheduler = StopAfterTwo(store, bridge, policy=FAST, clock=clock, batch=5, group=5)
+    assert scheduler.poll_due(owner="w1", stop=stop) == 2
+    assert [c[0] for c in seen.calls] == ["observed", "changed"] * 2
+    subjects = store.subjects()
+    assert [len(store.history(s.id)) for s in subjects] == [1, 1, 0, 0, 0]
+    assert all(s.lease_owner is None for s in subjects)
+    assert len(store.claim("other", now=clock.now, lease=60, limit=10)) == 3
+    bridge.plugin_manager.unregister(seen)
+    store.close()
+
+
+def test_group_sizes_are_checked(tracker: Tracker) -> None:
+    from kycbridge.tracking import Scheduler
+
+    for bad in (0, -1, 1001):
+        with pytest.raises(ValueError, match="group"):
+            Scheduler(tracker.store, tracker.bridge, group=bad)

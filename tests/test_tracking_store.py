@@ -18,6 +18,7 @@ from kycbridge.tracking import DuplicateSubject, Store, open_store
 from kycbridge.tracking.postgres import PostgresStore
 from kycbridge.tracking.schema import LATEST, MIGRATIONS
 from kycbridge.tracking.sqlite import SQLiteStore, sqlite_path
+from kycbridge.tracking.store import from_epoch
 
 EMAIL = "jane.doe.private@example.com"
 T0 = 1_800_000_000.0
@@ -391,6 +392,160 @@ class StoreContract:
         assert late.transition and late.observation is not None
         assert late.subject.lease_owner == "w2"
         assert late.subject.next_check.timestamp() == T0
+
+    # -- group commit ---------------------------------------------------------------------
+    def test_records_in_a_group_end_as_standalone_records_do(self, store: Store) -> None:
+        """Claimed polls, a stale claim, a failure: the same results, visible at the commit."""
+        alone = [store.add("starkfi", {"n": i}, f"a{i}@x.test", now=T0) for i in range(4)]
+        grouped = [store.add("starkfi", {"n": i}, f"g{i}@x.test", now=T0) for i in range(4)]
+        for s in (alone[1], grouped[1]):  # seen before: the group's poll is unchanged
+            store.record(s.id, report("in_review"), now=T0)
+        claimed = {c.id: c for c in store.claim("w1", now=T0, lease=60, limit=10)}
+        for s in (alone[2], grouped[2]):  # a webhook after the claim: the claim is stale
+            store.record(
+                s.id, report("in_review"), now=T0 + 1, source="webhook", event_id=str(s.id)
+            )
+        seen: list[tuple[int, bool]] = []
+
+        def decide(before: Any, changed: bool) -> float:
+            seen.append((before.unchanged_polls, changed))
+            return T0 + 600
+
+        def poll(subjects: list[Any]) -> list[Any]:
+            done: list[Any] = []
+            for s, state in zip(subjects[:3], ("in_review", "in_review", "approved")):
+                done.append(
+                    store.record(
+                        s.id,
+                        report(state),
+                        now=T0 + 2,
+                        owner="w1",
+                        next_check=decide,
+                        expected=claimed[s.id],
+                    )
+                )
+            done.append(
+                store.record_failure(
+                    subjects[3].id,
+                    "unavailable",
+                    now=T0 + 2,
+                    owner="w1",
+                    next_check=lambda b: T0 + 30,
+                )
+            )
+            return done
+
+        a = poll(alone)
+        others: list[Any] = []
+        with store.group():
+            b = poll(grouped)
+            # another thread (another connection) sees nothing of the group yet
+            reader = threading.Thread(
+                target=lambda: others.extend(store.get(s.id) for s in grouped)
+            )
+            reader.start()
+            reader.join()
+        assert [o.lease_owner for o in others] == ["w1"] * 4
+        assert [o.last_observed for o in others][2:] == [from_epoch(T0 + 1), None]
+        assert seen[: len(seen) // 2] == seen[len(seen) // 2 :]
+        for x, y, s in zip(a, b, grouped):
+            if hasattr(x, "transition"):
+                assert (x.transition, x.observation is None) == (
+                    y.transition,
+                    y.observation is None,
+                )
+                assert y.subject == store.get(s.id)
+                x, y = x.subject, y.subject
+            else:
+                assert y == store.get(s.id)
+            same = ("id", "provider", "query", "subject_masked", "subject_hash")
+            assert {k: v for k, v in attrs.asdict(x).items() if k not in same} == {
+                k: v for k, v in attrs.asdict(y).items() if k not in same
+            }
+        drop = ("id", "subject_id", "event_id", "report")
+        for x, y in zip(alone, grouped):
+            assert [
+                {k: v for k, v in attrs.asdict(o).items() if k not in drop}
+                for o in store.history(x.id)
+            ] == [
+                {k: v for k, v in attrs.asdict(o).items() if k not in drop}
+                for o in store.history(y.id)
+            ]
+
+    def test_a_transition_racing_a_group_is_recorded_once(self, store: Store) -> None:
+        """A webhook while a worker's group holds the subject: one of the two records it."""
+        s = store.add("starkfi", {"email": EMAIL}, EMAIL, now=T0)
+        store.record(s.id, report("in_review"), now=T0)
+        (claimed,) = store.claim("w1", now=T0, lease=60, limit=1)
+        results: list[Any] = []
+        recorded = threading.Event()
+
+        def webhook() -> None:
+            recorded.wait()
+            results.append(
+                store.record(s.id, report("approved"), now=T0 + 1, source="webhook", event_id="e")
+            )
+
+        racer = threading.Thread(target=webhook)
+        racer.start()
+        with store.group():
+            results.append(
+                store.record(
+                    s.id,
+                    report("approved"),
+                    now=T0 + 1,
+                    owner="w1",
+                    next_check=later(600),
+                    expected=claimed,
+                )
+            )
+            recorded.set()  # the webhook now waits for the group's commit (or comes after it)
+        racer.join()
+        assert sum(r.transition for r in results) == 1
+        assert [o.new_state for o in store.history(s.id) if o.old_state != o.new_state] == [
+            KYCState.IN_REVIEW,
+            KYCState.APPROVED,
+        ]
+        # ...and a webhook recorded between the claim and the group's record wins instead
+        t = store.add("starkfi", {"email": "t@x.test"}, "t@x.test", now=T0)
+        (claimed,) = store.claim("w1", now=T0, lease=60, limit=1)
+        hook = store.record(t.id, report("approved"), now=T0 + 1, source="webhook", event_id="f")
+        with store.group():
+            late = store.record(t.id, report("approved"), now=T0 + 2, owner="w1", expected=claimed)
+        assert hook.transition and not late.transition and late.observation is None
+        assert len(store.history(t.id)) == 1
+
+    def test_a_failed_group_writes_nothing(self, store: Store) -> None:
+        subjects = [store.add("starkfi", {"n": i}, f"s{i}@x.test", now=T0) for i in range(3)]
+        claimed = store.claim("w1", now=T0, lease=60, limit=10)
+        before = [store.get(s.id) for s in subjects]
+
+        def poll(c: Any) -> None:
+            store.record(c.id, report("in_review"), now=T0 + 1, owner="w1", expected=c)
+
+        with pytest.raises(ZeroDivisionError), store.group():
+            for c in claimed[:2]:
+                poll(c)
+            store.record_failure(
+                claimed[2].id, "unavailable", now=T0 + 1, owner="w1", next_check=lambda b: T0
+            )
+            raise ZeroDivisionError  # the block fails: the group is rolled back
+        assert [store.get(s.id) for s in subjects] == before
+        assert all(store.history(s.id) == [] for s in subjects)
+        # a record that raised inside the group fails the group, even if the error was caught
+        with pytest.raises(RuntimeError), store.group():
+            poll(claimed[0])
+            with pytest.raises(InvalidQuery):
+                store.record(10**9, report("in_review"), now=T0 + 1)
+        assert store.get(subjects[0].id) == before[0] and store.history(subjects[0].id) == []
+        # the store is usable after both, groups do not nest, and a good group commits
+        with pytest.raises(InvalidQuery), store.group(), store.group():
+            pass
+        with store.group():
+            for c in claimed:
+                poll(c)
+        assert all(len(store.history(s.id)) == 1 for s in subjects)
+        assert all(store.get(s.id).lease_owner is None for s in subjects)
 
     def test_event_ids_make_webhook_records_idempotent(self, store: Store) -> None:
         s = store.add("starkfi", {"email": EMAIL}, EMAIL, now=T0)

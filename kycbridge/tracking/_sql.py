@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -211,6 +212,25 @@ class Change:
         )
 
 
+class _Group:
+    """A group's transaction (:meth:`SQLStore.group`): its cursor, and whether a record failed."""
+
+    __slots__ = ("cur", "failed")
+
+    def __init__(self, cur: Any) -> None:
+        self.cur = cur
+        self.failed = False
+
+    @contextlib.contextmanager
+    def joined(self) -> Iterator[Any]:
+        """The group's cursor for one record; an error dooms the whole group."""
+        try:
+            yield self.cur
+        except BaseException:
+            self.failed = True
+            raise
+
+
 class SQLStore:
     """The store logic over a DB-API cursor; subclasses give the dialect and connections."""
 
@@ -224,6 +244,10 @@ class SQLStore:
     """Whether :meth:`_record_as_expected` can write a poll in one statement."""
 
     _key: bytes = b""
+
+    def __init__(self) -> None:
+        self._groups = threading.local()
+        """This thread's open group (``open``: a :class:`_Group` or ``None``)."""
 
     # -- dialect ------------------------------------------------------------------------
     def _transaction(self) -> contextlib.AbstractContextManager[Any]:
@@ -272,6 +296,32 @@ class SQLStore:
         observation_id = self._insert(cur, text, params)
         row: Sequence[Any] = self._exec(cur, SELECT_OBSERVATION, (observation_id,)).fetchone()
         return row
+
+    # -- groups ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def group(self) -> Iterator[None]:
+        """See :meth:`Store.group <kycbridge.tracking.store.Store.group>`."""
+        if getattr(self._groups, "open", None) is not None:
+            raise InvalidQuery("a group is already open in this thread (groups do not nest)")
+        with self._transaction() as cur:
+            group = _Group(cur)
+            self._groups.open = group
+            try:
+                yield
+            finally:
+                self._groups.open = None
+            if group.failed:  # a record raised and the caller went on: write nothing
+                raise RuntimeError("a record of this group failed: the group was rolled back")
+
+    def _writing(self) -> contextlib.AbstractContextManager[Any]:
+        """The cursor a record writes with: the open group's, else a transaction of its own."""
+        group: _Group | None = getattr(self._groups, "open", None)
+        return self._transaction() if group is None else group.joined()
+
+    def _statement(self) -> contextlib.AbstractContextManager[Any]:
+        """The cursor for a write that is one statement: the open group's, else autocommit."""
+        group: _Group | None = getattr(self._groups, "open", None)
+        return self._read() if group is None else group.joined()
 
     # -- opening --------------------------------------------------------------------------
     def _exec(self, cur: Any, text: str, params: Sequence[Any] = ()) -> Any:
@@ -590,7 +640,7 @@ class SQLStore:
             )
             if done is not None:
                 return done
-        with self._transaction() as cur:
+        with self._writing() as cur:
             before = self._locked(cur, subject_id)
             if before is None:
                 raise InvalidQuery(f"no tracked subject with id {subject_id}")
@@ -641,7 +691,7 @@ class SQLStore:
         next_check: Callable[[Subject], float],
     ) -> Subject | None:
         """See :meth:`Store.record_failure <kycbridge.tracking.store.Store.record_failure>`."""
-        with self._transaction() as cur:
+        with self._writing() as cur:
             before = self._locked(cur, subject_id)
             if before is None:
                 return None

@@ -35,7 +35,7 @@ from ..states import KYCState
 from ..terminal import ERROR_LINE_LIMIT, json_line, safe_text
 from .limiters import RedisLimiterFactory, limiter_factory, settings_fingerprint
 from .policy import Policy
-from .scheduler import MAX_WORKERS, Scheduler
+from .scheduler import MAX_GROUP, MAX_WORKERS, Scheduler
 from .store import DuplicateSubject, Store, default_sqlite_path, open_store
 from .tracker import stored_fields
 
@@ -106,6 +106,16 @@ def _duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _group(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of polls: {text!r}") from None
+    if not 1 <= value <= MAX_GROUP:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_GROUP}")
+    return value
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -216,6 +226,14 @@ def add_parser(subparsers: Any) -> None:
         "--idle", type=_duration, default=5.0, metavar="DURATION", help="wait when nothing is due"
     )
     r.add_argument("--batch", type=int, default=10, help="subjects claimed at once per worker")
+    r.add_argument(
+        "--group",
+        type=_group,
+        default=1,
+        metavar="N",
+        help="record up to N polls of a batch in one transaction (default 1: each on its "
+        "own); hooks fire when the group commits",
+    )
 
     n = sub.add_parser("info", parents=[common], help="the database in use and its size")
     n.add_argument("--json", action="store_true", help="print JSON on stdout")
@@ -437,7 +455,13 @@ def _run(args: argparse.Namespace, store: Store, out: IO[str], err: IO[str]) -> 
     bridge = Bridge(limiter_factory=factory)
     if isinstance(factory, RedisLimiterFactory):
         factory.identity = lambda name: settings_fingerprint(bridge.settings(name))
-    scheduler = Scheduler(store, bridge, policy=Policy(lease=args.lease), batch=max(1, args.batch))
+    scheduler = Scheduler(
+        store,
+        bridge,
+        policy=Policy(lease=args.lease),
+        batch=max(1, args.batch),
+        group=args.group,
+    )
     stop = threading.Event()
     polled = [0]
 

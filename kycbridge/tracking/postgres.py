@@ -80,6 +80,7 @@ class PostgresStore(SQLStore):
     records_as_expected = True
 
     def __init__(self, url: str, *, max_connections: int = 16, upto: int | None = None) -> None:
+        super().__init__()
         psycopg, psycopg_pool = _modules()
         self._psycopg = psycopg
         self.url = redact_url(url)
@@ -152,7 +153,7 @@ class PostgresStore(SQLStore):
         before = expected
         change = Change(before, report, new_state, now, source, owner, None)
         when = None if next_check is None else next_check(before, change.changed)
-        with self._read() as cur:
+        with self._statement() as cur:
             cur.execute(
                 RECORD_AS_EXPECTED,
                 (

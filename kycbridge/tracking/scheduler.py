@@ -10,6 +10,14 @@ worker that dies keeps its leases until they expire; then any other worker takes
 The bridge's event hooks fire from here, after the write commits: ``status_observed`` for
 every poll, ``state_changed`` only for a transition this worker recorded (exactly once
 across every worker and process sharing the database).
+
+Group commit (``group=N``, opt-in): a worker asks the provider about up to ``N`` subjects of
+its claimed batch, then writes their records in one transaction (:meth:`Store.group
+<kycbridge.tracking.store.Store.group>`: one durable commit instead of ``N``), then fires
+their hooks in poll order. A group never outlives its batch's lease: it is written at the
+end of the batch at the latest, and on stop before the rest of the claim is released. If
+its transaction fails, none of its polls is recorded and no hook fires; the subjects are
+polled again when their leases expire, as after a worker's crash.
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ TRANSIENT: tuple[type[KYCBridgeError], ...] = (ProviderUnavailable, RateLimited)
 """Errors retried with a growing backoff; every other :class:`KYCBridgeError` is permanent."""
 MAX_WORKERS = 256
 """Most worker threads one scheduler runs."""
+MAX_GROUP = 1000
+"""Most polls one group commit writes (a claim leases at most as many subjects)."""
 
 
 def worker_id() -> str:
@@ -57,12 +67,25 @@ class Outcome:
     """The error's ``kind`` when the poll failed."""
 
 
+@attrs.frozen
+class _Answer:
+    """What the provider said about one subject (a report, or an error), not yet recorded."""
+
+    subject: Subject
+    now: float
+    """When the answer came (the record's time)."""
+    report: StatusReport | None = None
+    error: str | None = None
+    permanent: bool = False
+
+
 class Scheduler:
     """Polls due subjects of ``store`` through ``bridge``.
 
     ``clock``: seconds since the epoch (every recorded time comes from it); ``rng``: the
     jitter's source; ``batch``: subjects one claim leases; ``owner``: this process's worker
-    id prefix (each thread appends ``/N``).
+    id prefix (each thread appends ``/N``); ``group``: polls of a batch recorded in one
+    transaction (1: each on its own; see the module's docstring).
     """
 
     def __init__(
@@ -75,7 +98,10 @@ class Scheduler:
         rng: random.Random | None = None,
         batch: int = 10,
         owner: str | None = None,
+        group: int = 1,
     ) -> None:
+        if not 1 <= group <= MAX_GROUP:
+            raise ValueError(f"group must be between 1 and {MAX_GROUP}")
         self.store = store
         self.bridge = bridge
         self.policy = policy or Policy()
@@ -83,6 +109,7 @@ class Scheduler:
         self.rng = rng or random.Random()
         self.batch = max(1, batch)
         self.owner = owner or worker_id()
+        self.group = group
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -95,20 +122,38 @@ class Scheduler:
         Never raises for a provider's answer; the lease held by ``owner`` is released
         either way.
         """
+        answer = self._ask(subject)
+        outcome = self._write(answer, owner)
+        self._fire(answer, outcome)
+        return outcome
+
+    def _ask(self, subject: Subject) -> _Answer:
         try:
             query = self.bridge.query(subject.provider, **dict(subject.query))
             # observe=False: no hook fires from the bridge's per-process memory; they fire
-            # below, from what the database recorded (once across every worker).
+            # from what the database recorded (once across every worker).
             report = self.bridge.fetch(subject.provider, query, observe=False)
         except KYCBridgeError as exc:
-            return self._failed(subject, owner, exc.kind, not isinstance(exc, TRANSIENT))
+            permanent = not isinstance(exc, TRANSIENT)
+            return _Answer(subject, self.clock(), error=exc.kind, permanent=permanent)
         except Exception as exc:  # a bug in a plugin: never the worker's end
             log.warning("poll of subject %d failed: %s", subject.id, type(exc).__name__)
-            return self._failed(subject, owner, "internal", True)
-        return self._record(subject, owner, report)
+            return _Answer(subject, self.clock(), error="internal", permanent=True)
+        return _Answer(subject, self.clock(), report=report)
 
-    def _failed(self, subject: Subject, owner: str | None, kind: str, permanent: bool) -> Outcome:
-        now = self.clock()
+    def _write(self, answer: _Answer, owner: str | None) -> Outcome:
+        if answer.report is not None:
+            return self._record(answer.subject, owner, answer.report, answer.now)
+        kind = answer.error or "internal"
+        return self._failed(answer.subject, owner, kind, answer.permanent, answer.now)
+
+    def _fire(self, answer: _Answer, outcome: Outcome) -> None:
+        if answer.report is not None and outcome.recorded is not None:
+            fire(self.bridge, answer.report, outcome.recorded)
+
+    def _failed(
+        self, subject: Subject, owner: str | None, kind: str, permanent: bool, now: float
+    ) -> Outcome:
         policy, rng = self.policy, self.rng
 
         def retry(before: Subject) -> float:
@@ -119,8 +164,9 @@ class Scheduler:
         log.info("subject %d: %s", subject.id, kind)
         return Outcome(subject.id, error=kind)
 
-    def _record(self, subject: Subject, owner: str | None, report: StatusReport) -> Outcome:
-        now = self.clock()
+    def _record(
+        self, subject: Subject, owner: str | None, report: StatusReport, now: float
+    ) -> Outcome:
         policy, rng, state = self.policy, self.rng, report.state
 
         def schedule(before: Subject, changed: bool) -> float | None:
@@ -136,26 +182,56 @@ class Scheduler:
             next_check=schedule,
             expected=subject,
         )
-        fire(self.bridge, report, recorded)
         return Outcome(subject.id, recorded=recorded)
+
+    def _poll_group(self, answers: list[_Answer], owner: str) -> bool:
+        """Record ``answers`` in one transaction, then fire their hooks; ``False`` if it failed."""
+        try:
+            if len(answers) == 1:  # one poll: its own transaction is as short
+                outcomes = [self._write(answers[0], owner)]
+            else:
+                with self.store.group():
+                    outcomes = [self._write(answer, owner) for answer in answers]
+        except Exception as exc:  # the database went away, or a bug: nothing was written
+            log.warning(
+                "tracking worker %s: %d poll(s) not recorded (%s); polled again after the lease",
+                owner,
+                len(answers),
+                type(exc).__name__,
+            )
+            return False
+        for answer, outcome in zip(answers, outcomes, strict=True):
+            self._fire(answer, outcome)
+        return True
 
     # -- batches and workers --------------------------------------------------------------
     def poll_due(self, *, owner: str | None = None, stop: threading.Event | None = None) -> int:
         """Claim up to ``batch`` due subjects and poll them; return how many were polled.
 
-        When ``stop`` is set midway, the subjects not yet polled are released at once.
+        When ``stop`` is set midway, the subjects not yet polled are released at once (after
+        the group in hand is written). Polls of a group that failed to commit are not counted.
         """
         owner = owner or self.owner
         claimed = self.store.claim(
             owner, now=self.clock(), lease=self.policy.lease, limit=self.batch
         )
         done = 0
-        for index, subject in enumerate(claimed):
+        while done < len(claimed):
             if stop is not None and stop.is_set():
-                self.store.release([s.id for s in claimed[index:]], owner)
+                self.store.release([s.id for s in claimed[done:]], owner)
                 break
-            self.poll(subject, owner)
-            done += 1
+            if self.group == 1:
+                self.poll(claimed[done], owner)
+                done += 1
+                continue
+            answers: list[_Answer] = []
+            for subject in claimed[done : done + self.group]:
+                if answers and stop is not None and stop.is_set():
+                    break  # write what is in hand; the loop then releases the rest
+                answers.append(self._ask(subject))
+            if not self._poll_group(answers, owner):
+                break  # the rest of the claim is left to its lease, as after a crash
+            done += len(answers)
         return done
 
     def run(

@@ -54,6 +54,7 @@ class SQLiteStore(SQLStore):
     dialect = "sqlite"
 
     def __init__(self, path: str, *, upto: int | None = None) -> None:
+        super().__init__()
         self.path = os.path.abspath(path)
         self.url = f"sqlite:///{self.path}"
         self._local = threading.local()

@@ -12,6 +12,7 @@ caller (``now``), so a test's clock decides what is recorded.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -287,6 +288,22 @@ class Store(Protocol):
         next_check: Callable[[Subject], float],
     ) -> Subject | None:
         """Count a failed poll, keep its error kind, schedule the retry, release the lease."""
+
+    def group(self) -> contextlib.AbstractContextManager[None]:
+        """One transaction for the records and failure records this thread makes inside it.
+
+        ``with store.group(): ...``: each :meth:`record` and :meth:`record_failure` made by
+        this thread inside the block works and returns exactly as on its own (the same
+        compare-and-set, the same result), but nothing it writes is durable or visible to
+        others until the block ends and the group commits, all at once. If the block raises,
+        or a record inside it raised, nothing of the group is written (a record that failed
+        makes the commit raise :class:`RuntimeError`). Only records join a group: make no
+        other call on the store from this thread inside it. Groups do not nest.
+
+        Rows a group wrote stay locked until it commits (a webhook's record of one of them
+        waits), so keep it short: the scheduler writes a group after the polls' answers are
+        in, never across a provider call.
+        """
 
     def forget(self, subject_id: int) -> bool:
         """Erase a subject's personal data, keeping an anonymised history; ``False`` if absent."""

@@ -45,7 +45,9 @@ class Tracker:
     ``db_url``: see :func:`~kycbridge.tracking.open_store` (``None``: env ``KYCBRIDGE_DB``,
     else the default SQLite file). ``bridge``: the providers and their settings (default: a
     new :class:`~kycbridge.Bridge`); its event hooks fire for recorded transitions only.
-    ``clock``: seconds since the epoch, for every recorded time.
+    ``clock``: seconds since the epoch, for every recorded time. ``group``: polls recorded
+    in one transaction by the scheduler (see :class:`~kycbridge.tracking.Scheduler`; default
+    1, each poll on its own).
     """
 
     def __init__(
@@ -57,12 +59,15 @@ class Tracker:
         *,
         store: Store | None = None,
         env: Mapping[str, str] | None = None,
+        group: int = 1,
     ) -> None:
         self.store = store if store is not None else open_store(db_url, env=env)
         self.bridge = bridge if bridge is not None else Bridge(env=env)
         self.policy = policy or Policy()
         self.clock = clock
-        self.scheduler = Scheduler(self.store, self.bridge, policy=self.policy, clock=clock)
+        self.scheduler = Scheduler(
+            self.store, self.bridge, policy=self.policy, clock=clock, group=group
+        )
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
