@@ -424,3 +424,10 @@ def test_group_sizes_are_checked(tracker: Tracker) -> None:
     for bad in (0, -1, 1001):
         with pytest.raises(ValueError, match="group"):
             Scheduler(tracker.store, tracker.bridge, group=bad)
+
+
+def test_a_bad_group_size_opens_no_store(tmp_path: Path, bridge: kycbridge.Bridge) -> None:
+    db = tmp_path / "never.sqlite3"
+    with pytest.raises(ValueError, match="group"):
+        Tracker(f"sqlite:///{db}", bridge, group=0)
+    assert not db.exists()  # refused before the store was opened: nothing left open

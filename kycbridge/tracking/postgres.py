@@ -108,13 +108,31 @@ class PostgresStore(SQLStore):
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Any]:
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            yield cur
+        with self._unreachable(), self._pool.connection() as conn:
+            with conn.transaction(), conn.cursor() as cur:
+                yield cur
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Any]:
-        with self._pool.connection() as conn, conn.cursor() as cur:
+        with self._unreachable(), self._pool.connection() as conn, conn.cursor() as cur:
             yield cur
+
+    @contextlib.contextmanager
+    def _unreachable(self) -> Iterator[None]:
+        """Map a lost server or connection to :class:`StoreUnavailable`, once, at the edge.
+
+        A server restart, a terminated backend, a dropped connection or an exhausted pool
+        (``OperationalError``, ``InterfaceError``; the pool discards a broken connection)
+        become the typed error a worker waits on and retries; errors that are bugs (a
+        constraint, bad SQL) stay as they are.
+        """
+        psycopg = self._psycopg
+        try:
+            yield
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise StoreUnavailable(
+                f"lost the database {self.url} ({type(exc).__name__})"
+            ) from None
 
     def _insert(self, cur: Any, text: str, params: Sequence[Any]) -> int:
         cur.execute(self._sql(text) + " RETURNING id", tuple(params))

@@ -16,7 +16,7 @@ from ..provider import is_secret
 from ..report import converter, report_from_dict
 from ..states import KYCState
 from .policy import Policy
-from .scheduler import Scheduler, fire
+from .scheduler import MAX_GROUP, Scheduler, fire
 from .store import Observation, Recorded, Store, Subject, open_store
 
 __all__ = ["Tracker", "stored_fields"]
@@ -61,6 +61,8 @@ class Tracker:
         env: Mapping[str, str] | None = None,
         group: int = 1,
     ) -> None:
+        if not 1 <= group <= MAX_GROUP:  # before opening anything: nothing is left open
+            raise ValueError(f"group must be between 1 and {MAX_GROUP}")
         self.store = store if store is not None else open_store(db_url, env=env)
         self.bridge = bridge if bridge is not None else Bridge(env=env)
         self.policy = policy or Policy()
