@@ -30,7 +30,7 @@ from .mapping import StatusMap
 from .redact import MIN_SECRET_LENGTH, REDACTED, mask, scrub, scrub_bytes, secret_forms
 from .report import StatusReport, converter, utcnow
 from .states import KYCState
-from .transport import Request, Response, Transport
+from .transport import Request, Response, Transport, is_sendable_text
 
 __all__ = [
     "KEEP",
@@ -671,15 +671,6 @@ def _field_names(cls: type[Any]) -> tuple[frozenset[str], tuple[str, ...], tuple
     )
 
 
-def _is_text(value: str) -> bool:
-    """Whether ``value`` is Unicode text that can be sent: it has a UTF-8 form."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def build_query(
     provider: KYCStatusProvider,
     fields: Mapping[str, Any],
@@ -704,7 +695,7 @@ def build_query(
             provider=provider.name,
         )
     for name, value in fields.items():
-        if type(value) is str and not value.isascii() and not _is_text(value):
+        if type(value) is str and not is_sendable_text(value):
             raise InvalidQuery(
                 f"query field {name!r} is not valid text (it holds a lone surrogate); "
                 f"give it again with -p {name}=...",

@@ -82,6 +82,7 @@ __all__ = [
     "encode_query",
     "install_log_filter",
     "is_loopback_host",
+    "is_sendable_text",
     "json_body",
 ]
 
@@ -475,6 +476,17 @@ _NO_PARAMS: Mapping[str, str] = types.MappingProxyType({})
 
 
 # made on every call: a dict class is quicker to build frozen; the repr is masked (below)
+def is_sendable_text(value: str) -> bool:
+    """Whether ``value`` can be sent in a URL: it has a UTF-8 form (no lone surrogate)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _sendable_values(instance: Any, attribute: attrs.Attribute[Any], values: Any) -> None:
     """Refuse a query or path parameter whose text cannot be sent (a lone surrogate).
 
@@ -482,15 +494,11 @@ def _sendable_values(instance: Any, attribute: attrs.Attribute[Any], values: Any
     is built, as :class:`InvalidQuery` naming the parameter (never its value).
     """
     for name, value in values.items():
-        if type(value) is str and not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                kind = "path parameter" if attribute.name == "path_params" else "query parameter"
-                raise InvalidQuery(
-                    f"{kind} {name!r} cannot be sent: it is not valid text "
-                    "(it holds a lone surrogate)"
-                ) from None
+        if type(value) is str and not is_sendable_text(value):
+            kind = "path parameter" if attribute.name == "path_params" else "query parameter"
+            raise InvalidQuery(
+                f"{kind} {name!r} cannot be sent: it is not valid text (it holds a lone surrogate)"
+            )
 
 
 @attrs.frozen(slots=False, repr=False)

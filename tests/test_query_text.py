@@ -19,7 +19,7 @@ from kycbridge import InvalidQuery
 from kycbridge.cli import main
 from kycbridge.exitcodes import ExitCode
 from kycbridge.sandbox import Sandbox
-from kycbridge.transport import Request
+from kycbridge.transport import Request, is_sendable_text
 
 SURROGATES = st.integers(0xD800, 0xDFFF).map(chr)
 NOT_TEXT = st.tuples(st.text(max_size=5), SURROGATES, st.text(max_size=5)).map("".join)
@@ -72,3 +72,13 @@ def test_cli_status_with_a_lone_surrogate_exits_2_with_one_line() -> None:
             assert len(err.getvalue().splitlines()) == 1
             assert "internal error" not in err.getvalue()
             assert "\ud800" not in out.getvalue() + err.getvalue()
+
+
+@given(value=st.text())
+def test_any_text_without_a_lone_surrogate_is_sendable(value: str) -> None:
+    assert is_sendable_text(value)  # hypothesis text() never holds a lone surrogate
+
+
+@given(value=NOT_TEXT)
+def test_text_with_a_lone_surrogate_is_not_sendable(value: str) -> None:
+    assert not is_sendable_text(value)
