@@ -35,6 +35,12 @@ class LoggingCursor:
         self._cur.execute(text, params)
         return self
 
+    def executemany(self, text: str, params: Any, **kwargs: Any) -> Any:
+        params = list(params)
+        self._sent.append(f"{len(params)} x {' '.join(text.split()[:2])}, pipelined")
+        self._cur.executemany(text, params, **kwargs)
+        return self
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cur, name)
 
@@ -70,6 +76,21 @@ def store() -> Iterator[CountingStore]:
 
 def report(state: str, raw: str | None = None) -> dict[str, Any]:
     return {"provider": "starkfi", "state": state, "raw_status": raw or state, "final": False}
+
+
+GROUP_OF_TEN = (
+    "approved",
+    "declined",
+    "blocklisted",
+    "abandoned",
+    "expired",
+    "kyc-expired",
+    "resubmitted",
+    "awaiting-user",
+    "unknown-status",
+    "instant-approved",
+)
+"""Ten sandbox subjects (``<name>@sandbox.starkfi.test``), each answered at once."""
 
 
 def later(_before: Subject, _changed: bool) -> float:
@@ -229,29 +250,61 @@ def test_the_schedule_folded_into_the_update_keeps_its_rules(store: CountingStor
 
 
 def test_a_group_of_ten_polls_is_one_commit(store: CountingStore) -> None:
-    """``group=10``: the claim, then BEGIN, one statement per poll, one COMMIT."""
+    """``group=10``: the claim, then BEGIN, the ten polls' statements together, one COMMIT."""
     from kycbridge.tracking import Scheduler
 
     policy = Policy(jitter=0.0, lease=60)
-    locals_ = (
-        "approved",
-        "declined",
-        "blocklisted",
-        "abandoned",
-        "expired",
-        "kyc-expired",
-        "resubmitted",
-        "awaiting-user",
-        "unknown-status",
-        "instant-approved",
-    )
     with Sandbox.from_installed() as sandbox, sandbox.bridge() as bridge:
-        for local in locals_:
+        for local in GROUP_OF_TEN:
             email = f"{local}@sandbox.starkfi.test"
             store.add("starkfi", {"email": email}, email, now=T0)
         scheduler = Scheduler(store, bridge, policy=policy, clock=FakeClock(T0), group=10)
         sent = sent_by(store, lambda: scheduler.poll_due())
-    assert sent == ["UPDATE subjects", "BEGIN", *["WITH s"] * 10, "COMMIT"]
+    assert sent == ["UPDATE subjects", "BEGIN", "10 x WITH s, pipelined", "COMMIT"]
     polled = store.subjects()
     assert len(polled) == 10 and all(len(store.history(s.id)) == 1 for s in polled)
     assert all(s.state is not None and s.lease_owner is None and not s.failures for s in polled)
+
+
+def test_a_group_sends_its_ten_statements_without_waiting_between_them(tmp_path: Any) -> None:
+    """On the wire (libpq's trace): the ten statements go out before any result comes back.
+
+    Every ``Sync`` (extended protocol) or ``Query`` (BEGIN, COMMIT) is a point where the
+    client waits for the server to be ready again: the claim, BEGIN, the ten polls, COMMIT.
+    One record at a time would make it 13.
+    """
+    import psycopg
+
+    from kycbridge.tracking import Scheduler
+
+    trace = tmp_path / "libpq.trace"
+    policy = Policy(jitter=0.0, lease=60)
+    for url in pg_schema_url():
+        store = PostgresStore(url, max_connections=1)  # one connection: all of it is traced
+        try:
+            for local in GROUP_OF_TEN:
+                email = f"{local}@sandbox.starkfi.test"
+                store.add("starkfi", {"email": email}, email, now=T0)
+            with (
+                Sandbox.from_installed() as sandbox,
+                sandbox.bridge() as bridge,
+                trace.open("w") as out,
+            ):
+                scheduler = Scheduler(store, bridge, policy=policy, clock=FakeClock(T0), group=10)
+                with store._pool.connection() as conn:
+                    conn.pgconn.trace(out.fileno())
+                    conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+                try:
+                    assert scheduler.poll_due() == 10
+                finally:
+                    with store._pool.connection() as conn:
+                        conn.pgconn.untrace()
+            assert all(len(store.history(s.id)) == 1 for s in store.subjects())
+        finally:
+            store.close()
+    sent = [line.split()[2] for line in trace.read_text().splitlines() if line.startswith("F")]
+    assert sent.count("Execute") == 11  # the claim and ten polls
+    waits = [m for m in sent if m in ("Sync", "Query")]
+    assert len(waits) == 4, sent
+    last_poll = len(sent) - 1 - sent[::-1].index("Execute")
+    assert "Sync" not in sent[sent.index("Query") : last_poll]  # nothing awaited in between

@@ -18,7 +18,7 @@ from kycbridge.tracking import DuplicateSubject, Store, open_store
 from kycbridge.tracking.postgres import PostgresStore
 from kycbridge.tracking.schema import LATEST, MIGRATIONS
 from kycbridge.tracking.sqlite import SQLiteStore, sqlite_path
-from kycbridge.tracking.store import from_epoch
+from kycbridge.tracking.store import Poll, from_epoch
 
 EMAIL = "jane.doe.private@example.com"
 T0 = 1_800_000_000.0
@@ -546,6 +546,116 @@ class StoreContract:
                 poll(c)
         assert all(len(store.history(s.id)) == 1 for s in subjects)
         assert all(store.get(s.id).lease_owner is None for s in subjects)
+
+    # -- a batch of polls (record_polls) ------------------------------------------------
+    def _five_cases(self, store: Store) -> tuple[list[Poll], list[Poll]]:
+        """Two like sets of five polls: new, unchanged, stale (a webhook after the claim),
+        forgotten, and one that lost its lease."""
+        sets = [
+            [store.add("starkfi", {"n": i}, f"{tag}{i}@x.test", now=T0) for i in range(5)]
+            for tag in "ab"
+        ]
+        for subjects in sets:
+            store.record(subjects[1].id, report("in_review"), now=T0)
+        claimed = {c.id: c for c in store.claim("w1", now=T0, lease=10, limit=10)}
+        assert len(claimed) == 10
+        for subjects in sets:
+            store.record(
+                subjects[2].id,
+                report("in_review"),
+                now=T0 + 1,
+                source="webhook",
+                event_id=str(subjects[2].id),
+            )
+            store.forget(subjects[3].id)
+        store.claim("thief", now=T0 + 11, lease=10, limit=10)  # every lease expired: taken
+        store.release([s.id for subjects in sets for s in subjects[:4]], "thief")  # 8 back
+        states = ("in_review", "in_review", "approved", "in_review", "rejected")
+        a, b = (
+            [
+                Poll(
+                    subject=claimed[s.id],
+                    report=report(state),
+                    now=T0 + 12,
+                    owner="w1",
+                    next_check=later(600),
+                )
+                for s, state in zip(subjects, states, strict=True)
+            ]
+            for subjects in sets
+        )
+        return a, b
+
+    def _outcome(self, store: Store, recorded: Any) -> Any:
+        """What a record did and left, without the ids that differ between two subjects."""
+        subject = attrs.asdict(
+            recorded.subject,
+            filter=lambda a, v: a.name not in ("id", "query", "subject_masked", "subject_hash"),
+        )
+        subject["lease_owner"] = subject["lease_owner"] and "owner"
+        history = [
+            {
+                k: v
+                for k, v in attrs.asdict(o).items()
+                if k not in ("id", "subject_id", "event_id", "report")
+            }
+            for o in store.history(recorded.subject.id)
+        ]
+        assert recorded.subject == store.get(recorded.subject.id)
+        return (recorded.transition, recorded.observation is None, subject, history)
+
+    @pytest.mark.parametrize("in_group", [False, True])
+    def test_record_polls_end_as_records_do(self, store: Store, in_group: bool) -> None:
+        alone, batch = self._five_cases(store)
+        one_by_one = [
+            store.record(
+                p.subject.id,
+                p.report,
+                now=p.now,
+                owner=p.owner,
+                next_check=p.next_check,
+                expected=p.subject,
+            )
+            for p in alone
+        ]
+        if in_group:
+            with store.group():
+                together = store.record_polls(batch)
+        else:
+            together = store.record_polls(batch)
+        assert [self._outcome(store, r) for r in together] == [
+            self._outcome(store, r) for r in one_by_one
+        ]
+        # the cases are what they say: a transition, an unchanged poll, a stale claim whose
+        # webhook recorded the transition, a forgotten subject, a poll that lost its lease
+        assert [r.transition for r in together] == [True, False, True, False, True]
+        assert together[2].observation.old_state is KYCState.IN_REVIEW
+        assert together[3].subject.forgotten and together[3].observation is None
+        assert together[4].subject.lease_owner == "thief"
+        assert store.record_polls([]) == []
+
+    def test_record_polls_write_all_or_nothing(self, store: Store) -> None:
+        subjects = [store.add("starkfi", {"n": i}, f"s{i}@x.test", now=T0) for i in range(3)]
+        claimed = store.claim("w1", now=T0, lease=60, limit=10)
+        before = [store.get(s.id) for s in subjects]
+        polls = [
+            Poll(subject=c, report=report("in_review"), now=T0 + 1, owner="w1") for c in claimed
+        ]
+        gone = attrs.evolve(claimed[0], id=10**9)
+        bad_state = attrs.evolve(polls[2], report=report("in_review") | {"state": "nope"})
+        with pytest.raises(ValueError, match="nope"):
+            store.record_polls([*polls[:2], bad_state])
+        with pytest.raises(InvalidQuery):  # a subject that is not tracked, after two good ones
+            store.record_polls([*polls[:2], attrs.evolve(polls[0], subject=gone)])
+        assert [store.get(s.id) for s in subjects] == before
+        assert all(store.history(s.id) == [] for s in subjects)
+        with pytest.raises(RuntimeError), store.group():  # inside a group: the group fails
+            with pytest.raises(InvalidQuery):
+                store.record_polls([*polls[:2], attrs.evolve(polls[0], subject=gone)])
+        assert [store.get(s.id) for s in subjects] == before
+        done = store.record_polls(polls)
+        assert [r.transition for r in done] == [True] * 3
+        assert all(len(store.history(s.id)) == 1 for s in subjects)
 
     def test_event_ids_make_webhook_records_idempotent(self, store: Store) -> None:
         s = store.add("starkfi", {"email": EMAIL}, EMAIL, now=T0)

@@ -24,6 +24,7 @@ from .store import (
     DuplicateSubject,
     NextCheck,
     Observation,
+    Poll,
     Recorded,
     Subject,
     from_epoch,
@@ -680,6 +681,31 @@ class SQLStore:
                 )
                 observation = observation_from_row(row)
         return Recorded(after, observation, change.transition)
+
+    def record_polls(self, polls: Sequence[Poll]) -> list[Recorded]:
+        """See :meth:`Store.record_polls <kycbridge.tracking.store.Store.record_polls>`."""
+        for poll in polls:  # refuse a bad one before anything is written
+            KYCState(poll.report["state"])
+        if not polls:
+            return []
+        if getattr(self._groups, "open", None) is None:
+            with self.group():
+                return self._record_polls(polls)
+        return self._record_polls(polls)
+
+    def _record_polls(self, polls: Sequence[Poll]) -> list[Recorded]:
+        """Write ``polls`` in the open group, one :meth:`record` each (a dialect may batch)."""
+        return [
+            self.record(
+                poll.subject.id,
+                poll.report,
+                now=poll.now,
+                owner=poll.owner,
+                next_check=poll.next_check,
+                expected=poll.subject,
+            )
+            for poll in polls
+        ]
 
     def record_failure(
         self,

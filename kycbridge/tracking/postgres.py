@@ -26,7 +26,7 @@ from ._sql import (
     observation_from_row,
     subject_from_row,
 )
-from .store import NextCheck, Recorded, StoreUnavailable, Subject, redact_url
+from .store import NextCheck, Poll, Recorded, StoreUnavailable, Subject, redact_url
 
 __all__ = ["MIGRATION_LOCK", "PostgresStore"]
 
@@ -53,6 +53,35 @@ MIGRATION_LOCK = 0x6B79_6362_7472
 """The advisory lock key held while migrating (``kycbtr``)."""
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for the first connection when opening."""
+
+
+_SUBJECT_WIDTH = SUBJECT_COLUMNS.count(",") + 1
+
+
+def _as_expected_params(change: Change, next_check: NextCheck | None) -> tuple[Any, ...]:
+    """The parameters of :data:`RECORD_AS_EXPECTED` for ``change``."""
+    before = change.before
+    when = None if next_check is None else next_check(before, change.changed)
+    return (
+        *change.update_params(next_check is not None, when),
+        before.id,
+        None if before.state is None else before.state.value,
+        before.raw_status,
+        before.blocklisted,
+        before.anomaly,
+        before.last_observed is None,
+        before.unchanged_polls,
+        before.failures,
+        *change.insert_params(),
+        change.changed,
+    )
+
+
+def _recorded(change: Change, row: Sequence[Any]) -> Recorded:
+    """What a matched :data:`RECORD_AS_EXPECTED` wrote (its one row)."""
+    width = _SUBJECT_WIDTH
+    observation = None if row[width] is None else observation_from_row(row[width:])
+    return Recorded(subject_from_row(row[:width]), observation, change.transition)
 
 
 def _modules() -> tuple[Any, Any]:
@@ -130,9 +159,7 @@ class PostgresStore(SQLStore):
         try:
             yield
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise StoreUnavailable(
-                f"lost the database {self.url} ({type(exc).__name__})"
-            ) from None
+            raise StoreUnavailable(f"lost the database {self.url} ({type(exc).__name__})") from None
 
     def _insert(self, cur: Any, text: str, params: Sequence[Any]) -> int:
         cur.execute(self._sql(text) + " RETURNING id", tuple(params))
@@ -168,32 +195,49 @@ class PostgresStore(SQLStore):
         with ``SELECT ... FOR UPDATE``. A row that differs (a webhook recorded meanwhile,
         forgotten, gone) matches nothing, and the caller falls back to the locked path.
         """
-        before = expected
-        change = Change(before, report, new_state, now, source, owner, None)
-        when = None if next_check is None else next_check(before, change.changed)
+        change = Change(expected, report, new_state, now, source, owner, None)
         with self._statement() as cur:
-            cur.execute(
-                RECORD_AS_EXPECTED,
-                (
-                    *change.update_params(next_check is not None, when),
-                    before.id,
-                    None if before.state is None else before.state.value,
-                    before.raw_status,
-                    before.blocklisted,
-                    before.anomaly,
-                    before.last_observed is None,
-                    before.unchanged_polls,
-                    before.failures,
-                    *change.insert_params(),
-                    change.changed,
-                ),
-            )
+            cur.execute(RECORD_AS_EXPECTED, _as_expected_params(change, next_check))
             row = cur.fetchone()
-        if row is None:
-            return None
-        width = SUBJECT_COLUMNS.count(",") + 1
-        observation = None if row[width] is None else observation_from_row(row[width:])
-        return Recorded(subject_from_row(row[:width]), observation, change.transition)
+        return None if row is None else _recorded(change, row)
+
+    def _record_polls(self, polls: Sequence[Poll]) -> list[Recorded]:
+        """Every poll's compare-and-set in one round trip (``executemany``, pipeline mode).
+
+        A poll whose row changed since its claim matched nothing; it is then recorded on
+        the locked path, in the same transaction, as :meth:`record` would.
+        """
+        if len(polls) < 2 or not self._psycopg.Pipeline.is_supported():
+            return super()._record_polls(polls)
+        changes = [
+            Change(p.subject, p.report, KYCState(p.report["state"]), p.now, "poll", p.owner, None)
+            for p in polls
+        ]
+        params = [
+            _as_expected_params(change, poll.next_check)
+            for change, poll in zip(changes, polls, strict=True)
+        ]
+        rows: list[Sequence[Any] | None] = []
+        with self._statement() as cur:
+            cur.executemany(RECORD_AS_EXPECTED, params, returning=True)
+            while True:
+                rows.append(cur.fetchone())
+                if not cur.nextset():
+                    break
+        if len(rows) != len(polls):  # pragma: no cover - one result per statement
+            raise RuntimeError("a pipelined record returned no result")
+        return [
+            _recorded(change, row)
+            if row is not None
+            else self.record(
+                poll.subject.id,
+                poll.report,
+                now=poll.now,
+                owner=poll.owner,
+                next_check=poll.next_check,
+            )
+            for poll, change, row in zip(polls, changes, rows, strict=True)
+        ]
 
     def _lock_migrations(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))

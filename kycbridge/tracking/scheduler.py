@@ -38,7 +38,7 @@ from ..errors import KYCBridgeError, ProviderUnavailable, RateLimited
 from ..report import StatusReport, report_to_dict
 from ..states import KYCState
 from .policy import Policy
-from .store import Recorded, Store, Subject
+from .store import Poll, Recorded, Store, Subject
 
 __all__ = ["TRANSIENT", "Outcome", "Scheduler", "worker_id"]
 
@@ -167,6 +167,21 @@ class Scheduler:
     def _record(
         self, subject: Subject, owner: str | None, report: StatusReport, now: float
     ) -> Outcome:
+        poll = self._as_poll(subject, owner, report, now)
+        recorded = self.store.record(
+            subject.id,
+            poll.report,
+            now=now,
+            owner=owner,
+            next_check=poll.next_check,
+            expected=subject,
+        )
+        return Outcome(subject.id, recorded=recorded)
+
+    def _as_poll(
+        self, subject: Subject, owner: str | None, report: StatusReport, now: float
+    ) -> Poll:
+        """The store's view of a poll's answer, with the policy deciding its next check."""
         policy, rng, state = self.policy, self.rng, report.state
 
         def schedule(before: Subject, changed: bool) -> float | None:
@@ -174,15 +189,13 @@ class Scheduler:
             with self._lock:
                 return policy.next_check(state, unchanged, now, rng)
 
-        recorded = self.store.record(
-            subject.id,
-            report_to_dict(report),
+        return Poll(
+            subject=subject,
+            report=report_to_dict(report),
             now=now,
             owner=owner,
             next_check=schedule,
-            expected=subject,
         )
-        return Outcome(subject.id, recorded=recorded)
 
     def _poll_group(self, answers: list[_Answer], owner: str) -> bool:
         """Record ``answers`` in one transaction, then fire their hooks; ``False`` if it failed."""
@@ -191,7 +204,7 @@ class Scheduler:
                 outcomes = [self._write(answers[0], owner)]
             else:
                 with self.store.group():
-                    outcomes = [self._write(answer, owner) for answer in answers]
+                    outcomes = self._write_group(answers, owner)
         except Exception as exc:  # the database went away, or a bug: nothing was written
             log.warning(
                 "tracking worker %s: %d poll(s) not recorded (%s); polled again after the lease",
@@ -203,6 +216,21 @@ class Scheduler:
         for answer, outcome in zip(answers, outcomes, strict=True):
             self._fire(answer, outcome)
         return True
+
+    def _write_group(self, answers: list[_Answer], owner: str) -> list[Outcome]:
+        """Write a group's answers (in its transaction): the reports in one batch, in order."""
+        polls = [
+            self._as_poll(a.subject, owner, a.report, a.now)
+            for a in answers
+            if a.report is not None
+        ]
+        recorded = iter(self.store.record_polls(polls))
+        return [
+            Outcome(a.subject.id, recorded=next(recorded))
+            if a.report is not None
+            else self._write(a, owner)
+            for a in answers
+        ]
 
     # -- batches and workers --------------------------------------------------------------
     def poll_due(self, *, owner: str | None = None, stop: threading.Event | None = None) -> int:

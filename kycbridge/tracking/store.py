@@ -29,6 +29,7 @@ __all__ = [
     "DuplicateSubject",
     "NextCheck",
     "Observation",
+    "Poll",
     "Recorded",
     "Store",
     "StoreUnavailable",
@@ -188,6 +189,22 @@ NextCheck = Callable[[Subject, bool], "float | None"]
 ``next_check(subject_before, changed) -> epoch seconds or None``."""
 
 
+@attrs.frozen(kw_only=True)
+class Poll:
+    """One poll's answer, to be recorded by :meth:`Store.record_polls`."""
+
+    subject: Subject
+    """The subject as the worker claimed it (the record's ``expected``)."""
+    report: Mapping[str, Any] = attrs.field(repr=False)
+    """The report's JSON form."""
+    now: float
+    """When the answer came."""
+    owner: str | None = None
+    """The worker holding the subject's lease."""
+    next_check: NextCheck | None = attrs.field(default=None, repr=False)
+    """Decides the next check (as in :meth:`Store.record`)."""
+
+
 def _iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
@@ -276,6 +293,17 @@ class Store(Protocol):
         may then skip reading the row again, writing only if the row still holds what
         ``expected`` says (compared and set in the same statement); otherwise, or without it,
         it reads the row under a lock. The outcome is the same either way.
+        """
+
+    def record_polls(self, polls: Sequence[Poll]) -> list[Recorded]:
+        """Record several polls' answers in one transaction; what each :meth:`record` returns.
+
+        Each poll is written as ``record(p.subject.id, p.report, now=p.now, owner=p.owner,
+        next_check=p.next_check, expected=p.subject)`` would write it, with the same
+        compare-and-set and the same result, in order. Inside a :meth:`group` they join the
+        group's transaction; outside one they make a transaction of their own. Either way all
+        of them are written, or (if one raises) none. A store may send them together:
+        PostgreSQL sends every compare-and-set in one round trip (pipeline mode).
         """
 
     def record_failure(
