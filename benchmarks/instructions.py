@@ -24,8 +24,8 @@ call (start-up, imports and warm-up fall in parts of their own).
     time and each recorded as a worker records it (``expected=`` the claimed subject), on
     SQLite (a file) and on PostgreSQL (``KYCBRIDGE_TEST_POSTGRES_URL``, a schema of its own,
     dropped); ``R`` rounds each, alternating with the same recorded 10 to a transaction
-    (``group 10``: a claimed batch in one ``Store.group()``). The server's work is not
-    ours: its time is in wall-clock figures only.
+    (``group 10``: a claimed batch in one ``Store.record_polls``, as a worker writes it).
+    The server's work is not ours: its time is in wall-clock figures only.
 ``webhooks``
     ``bench_webhooks``'s two sides per provider (a delivery through ``WebhookApp``, the bare
     check), and the receiver's parts: the handler's ``verify``, its ``parse`` (strict JSON
@@ -123,12 +123,12 @@ def inner_normalize(calls: int, names: list[str]) -> None:
 
 def inner_tracking(calls: int, rounds: int) -> None:
     """The traced process of ``tracking``."""
-    import contextlib
     import tempfile
 
     from bench_tracking import pg_schema
 
     from kycbridge.tracking import open_store
+    from kycbridge.tracking.store import Poll
 
     report = {
         "provider": "starkfi",
@@ -153,17 +153,23 @@ def inner_tracking(calls: int, rounds: int) -> None:
                     store.add("starkfi", {"email": f"{i}@x.test"}, None, now=now)
                 _fence(part)
                 while claimed := store.claim("bench", now=now, lease=60, limit=10):
-                    group = store.group() if part == grouped else contextlib.nullcontext()
-                    with group:
-                        for subject in claimed:
-                            store.record(
-                                subject.id,
-                                report,
-                                now=now,
-                                owner="bench",
-                                next_check=lambda before, changed: None,
-                                expected=subject,
-                            )
+                    if part == grouped:  # as a worker writes a group (the default)
+                        store.record_polls(
+                            [
+                                Poll(subject=s, report=report, now=now, owner="bench")
+                                for s in claimed
+                            ]
+                        )
+                        continue
+                    for subject in claimed:
+                        store.record(
+                            subject.id,
+                            report,
+                            now=now,
+                            owner="bench",
+                            next_check=lambda before, changed: None,
+                            expected=subject,
+                        )
                 _fence("-")
             store.close()
 

@@ -350,6 +350,23 @@ def test_a_short_token_is_refused(tmp_path: Path) -> None:
         ServeApp(tracker, token="short")
 
 
+def test_the_served_scheduler_keeps_its_group_and_counts_each_call(tmp_path: Path) -> None:
+    from kycbridge.sandbox import Sandbox
+    from kycbridge.tracking import Tracker
+
+    with Sandbox.from_installed() as sandbox, sandbox.bridge() as bridge:
+        db = f"sqlite:///{tmp_path / 'x.db'}"
+        with Tracker(db, bridge, group=3, group_wait=5.0) as tracker:
+            app = ServeApp(tracker, token=TOKEN)
+            assert (app.tracker.scheduler.group, app.tracker.scheduler.group_wait) == (3, 5.0)
+            for local in ("approved", "declined", "abandoned", "expired", "notfound"):
+                tracker.add("starkfi", email=f"{local}@sandbox.starkfi.test")
+            assert tracker.run_once() == 5
+            text = app.monitor.exposition().decode()
+    assert 'kycbridge_provider_calls_total{outcome="ok",provider="starkfi"} 4.0' in text
+    assert 'kycbridge_provider_calls_total{outcome="not_found",provider="starkfi"} 1.0' in text
+
+
 def test_a_bug_is_a_json_500_without_a_traceback(tmp_path: Path) -> None:
     class Exploding:
         import kycbridge

@@ -175,6 +175,18 @@ def test_run_group_is_checked_with_one_line(db: str, value: str) -> None:
     assert len(err.getvalue().splitlines()) == 1 and "--group" in err.getvalue(), err.getvalue()
 
 
+@pytest.mark.parametrize("value", ["-1", "61", "61s", "2m", "soon", "nan", "inf"])
+def test_run_group_wait_is_checked_with_one_line(db: str, value: str) -> None:
+    from kycbridge.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["track", "run", "--once", f"--group-wait={value}", "--db", db]
+    code = main(argv, stdout=out, stderr=err)
+    assert code == 2 and out.getvalue() == ""
+    assert len(err.getvalue().splitlines()) == 1, err.getvalue()
+    assert "--group-wait" in err.getvalue()
+
+
 def test_run_with_a_group(db: str, sandbox_env: Sandbox) -> None:
     for local in ("approved", "declined", "notfound"):
         assert (
@@ -182,6 +194,8 @@ def test_run_with_a_group(db: str, sandbox_env: Sandbox) -> None:
         )
     code, _, err = track("run", "--once", "--workers", "1", "--group", "2", "--db", db)
     assert code == 0 and "3 poll(s)" in err
+    again = ("run", "--once", "--group", "1", "--group-wait", "0", "--db", db)
+    assert track(*again)[0] == 0  # nothing due: the values are accepted
     store = open_store(db)
     try:
         subjects = store.subjects()

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tracking_support import FakeClock, pg_schema_url
+from tracking_support import TEN_SUBJECTS, FakeClock, pg_schema_url
 
 from kycbridge.sandbox import Sandbox
 from kycbridge.tracking import Policy, Subject, Tracker
@@ -76,21 +76,6 @@ def store() -> Iterator[CountingStore]:
 
 def report(state: str, raw: str | None = None) -> dict[str, Any]:
     return {"provider": "starkfi", "state": state, "raw_status": raw or state, "final": False}
-
-
-GROUP_OF_TEN = (
-    "approved",
-    "declined",
-    "blocklisted",
-    "abandoned",
-    "expired",
-    "kyc-expired",
-    "resubmitted",
-    "awaiting-user",
-    "unknown-status",
-    "instant-approved",
-)
-"""Ten sandbox subjects (``<name>@sandbox.starkfi.test``), each answered at once."""
 
 
 def later(_before: Subject, _changed: bool) -> float:
@@ -202,15 +187,28 @@ def test_an_unchanged_record_without_it_takes_four(store: CountingStore) -> None
     assert sent == ["BEGIN", "SELECT id,", "UPDATE subjects", "COMMIT"]
 
 
-def test_a_worker_sends_one_statement_per_poll(store: CountingStore) -> None:
-    """Through the scheduler: a claim, then one statement per subject, then an empty claim."""
+@pytest.mark.parametrize(
+    ("group", "expected"),
+    [
+        (1, ["UPDATE subjects", "WITH s", "WITH s", "WITH s", "UPDATE subjects"]),
+        (None, ["UPDATE subjects", "BEGIN", "3 x WITH s, pipelined", "COMMIT", "UPDATE subjects"]),
+    ],
+)
+def test_a_worker_sends_one_statement_per_poll(
+    store: CountingStore, group: int | None, expected: list[str]
+) -> None:
+    """Through the scheduler: a claim, one statement per subject, then an empty claim.
+
+    Each in autocommit with ``group=1``; by default, the three in one transaction, together.
+    """
     policy = Policy(jitter=0.0, lease=60)
+    options = {} if group is None else {"group": group}
     with Sandbox.from_installed() as sandbox, sandbox.bridge() as bridge:
-        tracker = Tracker(bridge=bridge, policy=policy, clock=FakeClock(), store=store)
+        tracker = Tracker(bridge=bridge, policy=policy, clock=FakeClock(), store=store, **options)
         for name in ("approved", "declined", "abandoned"):
             tracker.add("starkfi", email=f"{name}@sandbox.starkfi.test")
         sent = sent_by(store, lambda: tracker.run_once())
-    assert sent == ["UPDATE subjects", "WITH s", "WITH s", "WITH s", "UPDATE subjects"]
+    assert sent == expected
     polled = store.subjects()
     assert len(polled) == 3 and all(len(store.history(s.id)) == 1 for s in polled)
     assert all(s.state is not None and s.lease_owner is None and not s.failures for s in polled)
@@ -255,7 +253,7 @@ def test_a_group_of_ten_polls_is_one_commit(store: CountingStore) -> None:
 
     policy = Policy(jitter=0.0, lease=60)
     with Sandbox.from_installed() as sandbox, sandbox.bridge() as bridge:
-        for local in GROUP_OF_TEN:
+        for local in TEN_SUBJECTS:
             email = f"{local}@sandbox.starkfi.test"
             store.add("starkfi", {"email": email}, email, now=T0)
         scheduler = Scheduler(store, bridge, policy=policy, clock=FakeClock(T0), group=10)
@@ -282,7 +280,7 @@ def test_a_group_sends_its_ten_statements_without_waiting_between_them(tmp_path:
     for url in pg_schema_url():
         store = PostgresStore(url, max_connections=1)  # one connection: all of it is traced
         try:
-            for local in GROUP_OF_TEN:
+            for local in TEN_SUBJECTS:
                 email = f"{local}@sandbox.starkfi.test"
                 store.add("starkfi", {"email": email}, email, now=T0)
             with (

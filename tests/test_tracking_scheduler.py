@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 import pytest
-from tracking_support import FakeClock, pg_schema_url
+from tracking_support import TEN_SUBJECTS, FakeClock, pg_schema_url
 
 import kycbridge
 from kycbridge.sandbox import Sandbox
@@ -254,7 +254,7 @@ def test_stop_releases_claims_not_yet_polled(
         email = f"{local}@sandbox.starkfi.test"
         store.add("starkfi", {"email": email}, email, now=clock.now)
     stop = threading.Event()
-    scheduler = Scheduler(store, bridge, policy=FAST, clock=clock, batch=5)
+    scheduler = Scheduler(store, bridge, policy=FAST, clock=clock, batch=5, group=1)
 
     class StopAfterOne:
         @kycbridge.hookimpl
@@ -424,6 +424,78 @@ def test_group_sizes_are_checked(tracker: Tracker) -> None:
     for bad in (0, -1, 1001):
         with pytest.raises(ValueError, match="group"):
             Scheduler(tracker.store, tracker.bridge, group=bad)
+    for wait in (-0.1, 60.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="group_wait"):
+            Scheduler(tracker.store, tracker.bridge, group_wait=wait)
+    for good in (0.0, 60.0):
+        assert Scheduler(tracker.store, tracker.bridge, group_wait=good).group_wait == good
+
+
+class TickingClock(FakeClock):
+    """A clock that moves ``tick`` seconds each time it is read (a provider call's time)."""
+
+    def __init__(self, tick: float) -> None:
+        super().__init__()
+        self.tick = tick
+
+    def __call__(self) -> float:
+        self.advance(self.tick)
+        return super().__call__()
+
+
+@pytest.mark.parametrize(
+    ("group", "group_wait", "tick", "sizes"),
+    [
+        (10, 0.1, 0.04, [4, 4, 2]),  # the 4th answer comes 0.12 s after the 1st: written
+        (10, 0.1, 0.0, [10]),  # answers at once: the group fills
+        (3, 0.1, 0.0, [3, 3, 3, 1]),  # ...up to its size
+        (10, 0.0, 0.0, [1] * 10),  # no wait: each poll on its own
+        (10, 0.1, 0.2, [2] * 5),  # a slow provider: the 2nd answer shows the 1st waited
+    ],
+)
+def test_a_group_is_written_when_its_oldest_answer_has_waited(
+    db_url: str, bridge: kycbridge.Bridge, group: int, group_wait: float, tick: float, sizes: Any
+) -> None:
+    from kycbridge.tracking import Scheduler
+
+    store = open_store(db_url)
+    for local in TEN_SUBJECTS:
+        email = f"{local}@sandbox.starkfi.test"
+        store.add("starkfi", {"email": email}, email, now=FakeClock().now)
+    written: list[int] = []
+    batched, alone = store.record_polls, store.record
+    inside = threading.local()
+
+    def record_polls(polls: Any) -> Any:
+        written.append(len(polls))
+        inside.batch = True
+        try:
+            return batched(polls)
+        finally:
+            inside.batch = False
+
+    def record(*args: Any, **kwargs: Any) -> Any:
+        if not getattr(inside, "batch", False):  # a poll written on its own
+            written.append(1)
+        return alone(*args, **kwargs)
+
+    store.record_polls, store.record = record_polls, record  # type: ignore[method-assign]
+    clock = TickingClock(tick)
+    scheduler = Scheduler(
+        store, bridge, policy=FAST, clock=clock, batch=10, group=group, group_wait=group_wait
+    )
+    assert scheduler.poll_due() == 10
+    assert written == sizes
+    assert all(len(store.history(s.id)) == 1 for s in store.subjects())
+    store.close()
+
+
+def test_the_default_is_a_group_of_ten_within_a_tenth_of_a_second(tracker: Tracker) -> None:
+    from kycbridge.tracking import Scheduler
+
+    scheduler = Scheduler(tracker.store, tracker.bridge)
+    assert (scheduler.group, scheduler.group_wait) == (10, 0.1)
+    assert (tracker.scheduler.group, tracker.scheduler.group_wait) == (10, 0.1)
 
 
 def test_a_bad_group_size_opens_no_store(tmp_path: Path, bridge: kycbridge.Bridge) -> None:

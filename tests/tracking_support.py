@@ -85,3 +85,18 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self.now += seconds
+
+
+TEN_SUBJECTS = (
+    "approved",
+    "declined",
+    "blocklisted",
+    "abandoned",
+    "expired",
+    "kyc-expired",
+    "resubmitted",
+    "awaiting-user",
+    "unknown-status",
+    "instant-approved",
+)
+"""Ten StarkFi sandbox subjects (``<name>@sandbox.starkfi.test``), each answered at once."""

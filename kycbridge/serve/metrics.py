@@ -32,7 +32,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ..ratelimit import Limiter, LimiterFactory
-from ..tracking.scheduler import Outcome, Scheduler
+from ..tracking.scheduler import Scheduler, _Answer
 from ..tracking.store import Store, Subject
 
 __all__ = ["Monitor", "ObservedLimiter", "ObservedScheduler", "ProviderHealth"]
@@ -205,13 +205,13 @@ def observed_factory(factory: LimiterFactory, monitor: Monitor) -> LimiterFactor
 
 
 class ObservedScheduler(Scheduler):
-    """A :class:`~kycbridge.tracking.Scheduler` reporting each poll to a :class:`Monitor`."""
+    """A :class:`~kycbridge.tracking.Scheduler` that reports each provider call to a monitor."""
 
     monitor: Monitor
 
     @classmethod
     def replacing(cls, scheduler: Scheduler, monitor: Monitor) -> ObservedScheduler:
-        """The same scheduler (store, bridge, policy, clock, owner...), observed."""
+        """The same scheduler (store, bridge, policy, clock, owner, group...), observed."""
         observed = cls(
             scheduler.store,
             scheduler.bridge,
@@ -220,13 +220,15 @@ class ObservedScheduler(Scheduler):
             rng=scheduler.rng,
             batch=scheduler.batch,
             owner=scheduler.owner,
+            group=scheduler.group,
+            group_wait=scheduler.group_wait,
         )
         observed.monitor = monitor
         return observed
 
-    def poll(self, subject: Subject, owner: str | None = None) -> Outcome:
-        """Poll as :meth:`Scheduler.poll <kycbridge.tracking.Scheduler.poll>`, then count it."""
+    def _ask(self, subject: Subject) -> _Answer:
+        """Ask as the scheduler does (one poll, alone or in a group), then count the call."""
         start = time.monotonic()
-        outcome = super().poll(subject, owner)
-        self.monitor.call(subject.provider, time.monotonic() - start, outcome.error)
-        return outcome
+        answer = super()._ask(subject)
+        self.monitor.call(subject.provider, time.monotonic() - start, answer.error)
+        return answer

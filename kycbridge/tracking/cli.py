@@ -35,7 +35,7 @@ from ..states import KYCState
 from ..terminal import ERROR_LINE_LIMIT, json_line, safe_text
 from .limiters import RedisLimiterFactory, limiter_factory, settings_fingerprint
 from .policy import Policy
-from .scheduler import MAX_GROUP, MAX_WORKERS, Scheduler
+from .scheduler import GROUP, GROUP_WAIT, MAX_GROUP, MAX_GROUP_WAIT, MAX_WORKERS, Scheduler
 from .store import DuplicateSubject, Store, default_sqlite_path, open_store
 from .tracker import stored_fields
 
@@ -116,6 +116,13 @@ def _group(text: str) -> int:
     if not 1 <= value <= MAX_GROUP:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_GROUP}")
     return value
+
+
+def _group_wait(text: str) -> float:
+    seconds = 0.0 if text.strip().lower() in ("0", "0s") else _duration(text)
+    if seconds > MAX_GROUP_WAIT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_GROUP_WAIT:g}s")
+    return seconds
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -229,10 +236,18 @@ def add_parser(subparsers: Any) -> None:
     r.add_argument(
         "--group",
         type=_group,
-        default=1,
+        default=GROUP,
         metavar="N",
-        help="record up to N polls of a batch in one transaction (default 1: each on its "
-        "own); hooks fire when the group commits",
+        help=f"record up to N polls of a batch in one transaction (default {GROUP}; 1: each "
+        "on its own); hooks fire when the group commits",
+    )
+    r.add_argument(
+        "--group-wait",
+        type=_group_wait,
+        default=GROUP_WAIT,
+        metavar="DURATION",
+        help=f"write a group once its oldest answer has waited this long (default "
+        f"{GROUP_WAIT:g}s; 0: each poll on its own)",
     )
 
     n = sub.add_parser("info", parents=[common], help="the database in use and its size")
@@ -461,6 +476,7 @@ def _run(args: argparse.Namespace, store: Store, out: IO[str], err: IO[str]) -> 
         policy=Policy(lease=args.lease),
         batch=max(1, args.batch),
         group=args.group,
+        group_wait=args.group_wait,
     )
     stop = threading.Event()
     polled = [0]

@@ -11,13 +11,18 @@ The bridge's event hooks fire from here, after the write commits: ``status_obser
 every poll, ``state_changed`` only for a transition this worker recorded (exactly once
 across every worker and process sharing the database).
 
-Group commit (``group=N``, opt-in): a worker asks the provider about up to ``N`` subjects of
-its claimed batch, then writes their records in one transaction (:meth:`Store.group
-<kycbridge.tracking.store.Store.group>`: one durable commit instead of ``N``), then fires
-their hooks in poll order. A group never outlives its batch's lease: it is written at the
-end of the batch at the latest, and on stop before the rest of the claim is released. If
-its transaction fails, none of its polls is recorded and no hook fires; the subjects are
-polled again when their leases expire, as after a worker's crash.
+Group commit (``group=N``, default 10): a worker asks the provider about up to ``N``
+subjects of its claimed batch, then writes their records in one transaction
+(:meth:`Store.group <kycbridge.tracking.store.Store.group>`: one durable commit instead of
+``N``; :meth:`Store.record_polls <kycbridge.tracking.store.Store.record_polls>`), then fires
+their hooks in poll order. A group is written as soon as its oldest answer has waited
+``group_wait`` seconds (default 0.1, by the scheduler's clock; checked as each answer
+comes), so a hook fires at most that long plus one provider call late; against a provider
+slower than that, groups are of two.
+A group never outlives its batch's lease: it is written at the end of the batch at the
+latest, and on stop before the rest of the claim is released. If its transaction fails,
+none of its polls is recorded and no hook fires; the subjects are polled again when their
+leases expire, as after a worker's crash. ``group=1`` writes each poll on its own.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from ..states import KYCState
 from .policy import Policy
 from .store import Poll, Recorded, Store, Subject
 
-__all__ = ["TRANSIENT", "Outcome", "Scheduler", "worker_id"]
+__all__ = ["GROUP", "GROUP_WAIT", "TRANSIENT", "Outcome", "Scheduler", "check_group", "worker_id"]
 
 log = logging.getLogger("kycbridge.tracking")
 
@@ -50,6 +55,20 @@ MAX_WORKERS = 256
 """Most worker threads one scheduler runs."""
 MAX_GROUP = 1000
 """Most polls one group commit writes (a claim leases at most as many subjects)."""
+GROUP = 10
+"""Polls recorded in one transaction by default (``group``)."""
+GROUP_WAIT = 0.1
+"""Seconds a group's oldest answer waits for more, by default (``group_wait``)."""
+MAX_GROUP_WAIT = 60.0
+"""Longest ``group_wait`` accepted."""
+
+
+def check_group(group: int, group_wait: float) -> None:
+    """Raise ``ValueError`` unless ``group`` and ``group_wait`` are in range."""
+    if not 1 <= group <= MAX_GROUP:
+        raise ValueError(f"group must be between 1 and {MAX_GROUP}")
+    if not 0 <= group_wait <= MAX_GROUP_WAIT:  # NaN fails this too
+        raise ValueError(f"group_wait must be between 0 and {MAX_GROUP_WAIT:g} seconds")
 
 
 def worker_id() -> str:
@@ -85,7 +104,8 @@ class Scheduler:
     ``clock``: seconds since the epoch (every recorded time comes from it); ``rng``: the
     jitter's source; ``batch``: subjects one claim leases; ``owner``: this process's worker
     id prefix (each thread appends ``/N``); ``group``: polls of a batch recorded in one
-    transaction (1: each on its own; see the module's docstring).
+    transaction (default 10; 1: each on its own), ``group_wait``: seconds after which a
+    group's oldest answer is written without waiting for more (see the module's docstring).
     """
 
     def __init__(
@@ -98,10 +118,10 @@ class Scheduler:
         rng: random.Random | None = None,
         batch: int = 10,
         owner: str | None = None,
-        group: int = 1,
+        group: int = GROUP,
+        group_wait: float = GROUP_WAIT,
     ) -> None:
-        if not 1 <= group <= MAX_GROUP:
-            raise ValueError(f"group must be between 1 and {MAX_GROUP}")
+        check_group(group, group_wait)
         self.store = store
         self.bridge = bridge
         self.policy = policy or Policy()
@@ -110,6 +130,7 @@ class Scheduler:
         self.batch = max(1, batch)
         self.owner = owner or worker_id()
         self.group = group
+        self.group_wait = group_wait
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -257,6 +278,8 @@ class Scheduler:
                 if answers and stop is not None and stop.is_set():
                     break  # write what is in hand; the loop then releases the rest
                 answers.append(self._ask(subject))
+                if answers[-1].now - answers[0].now >= self.group_wait:
+                    break  # the oldest answer has waited long enough: write what is in hand
             if not self._poll_group(answers, owner):
                 break  # the rest of the claim is left to its lease, as after a crash
             done += len(answers)

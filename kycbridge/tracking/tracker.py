@@ -16,7 +16,7 @@ from ..provider import is_secret
 from ..report import converter, report_from_dict
 from ..states import KYCState
 from .policy import Policy
-from .scheduler import MAX_GROUP, Scheduler, fire
+from .scheduler import GROUP, GROUP_WAIT, Scheduler, check_group, fire
 from .store import Observation, Recorded, Store, Subject, open_store
 
 __all__ = ["Tracker", "stored_fields"]
@@ -45,9 +45,10 @@ class Tracker:
     ``db_url``: see :func:`~kycbridge.tracking.open_store` (``None``: env ``KYCBRIDGE_DB``,
     else the default SQLite file). ``bridge``: the providers and their settings (default: a
     new :class:`~kycbridge.Bridge`); its event hooks fire for recorded transitions only.
-    ``clock``: seconds since the epoch, for every recorded time. ``group``: polls recorded
-    in one transaction by the scheduler (see :class:`~kycbridge.tracking.Scheduler`; default
-    1, each poll on its own).
+    ``clock``: seconds since the epoch, for every recorded time. ``group``, ``group_wait``:
+    polls recorded in one transaction by the scheduler, and how long its oldest answer may
+    wait for more (see :class:`~kycbridge.tracking.Scheduler`; default 10 and 0.1 s;
+    ``group=1``: each poll on its own).
     """
 
     def __init__(
@@ -59,16 +60,21 @@ class Tracker:
         *,
         store: Store | None = None,
         env: Mapping[str, str] | None = None,
-        group: int = 1,
+        group: int = GROUP,
+        group_wait: float = GROUP_WAIT,
     ) -> None:
-        if not 1 <= group <= MAX_GROUP:  # before opening anything: nothing is left open
-            raise ValueError(f"group must be between 1 and {MAX_GROUP}")
+        check_group(group, group_wait)  # before opening anything: nothing is left open
         self.store = store if store is not None else open_store(db_url, env=env)
         self.bridge = bridge if bridge is not None else Bridge(env=env)
         self.policy = policy or Policy()
         self.clock = clock
         self.scheduler = Scheduler(
-            self.store, self.bridge, policy=self.policy, clock=clock, group=group
+            self.store,
+            self.bridge,
+            policy=self.policy,
+            clock=clock,
+            group=group,
+            group_wait=group_wait,
         )
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
