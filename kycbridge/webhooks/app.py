@@ -301,7 +301,7 @@ class WebhookApp:
         if path[:_PREFIX_LENGTH] != PATH_PREFIX:
             raise DeliveryRefused(404)
         name = path[_PREFIX_LENGTH:]
-        if name not in self.handlers or not _valid_name(name):
+        if name not in self.handlers or not (_VALID_NAMES.get(name) or _valid_name(name)):
             raise DeliveryRefused(404)
         if environ.get("REQUEST_METHOD") != "POST":
             raise DeliveryRefused(405)

@@ -290,7 +290,10 @@ def derived_event_id(kind: str, *parts: object) -> str:
     The same parts give the same id (a retried delivery is recognized); the parts (a session
     id, a time) are hashed, so the id carries no personal data.
     """
-    text = "\x1f".join([p if type(p) is str else _part(p) for p in parts])
+    try:
+        text = "\x1f".join(parts)  # type: ignore[arg-type]  # every part a text: one C call
+    except TypeError:  # a None or a number among them
+        text = "\x1f".join([p if type(p) is str else _part(p) for p in parts])
     return f"{kind}:{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
 
 
