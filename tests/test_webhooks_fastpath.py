@@ -327,7 +327,7 @@ class _Trickle(io.RawIOBase):
 @pytest.mark.parametrize("step", [0, 1, 7, 10_000, 70_000])
 @pytest.mark.parametrize("extra", [0, -3, 5])
 def test_body_read_by_declared_length_as_the_long_way(step, extra):
-    """One inline read for a small declared body; short reads carry on as ``_read`` does."""
+    """A body read by its declared length: the reads ``_read`` makes, 400 when it stops short."""
     from kycbridge.webhooks.app import _read
 
     for size in (1, 5_000, 64 * 1024, 64 * 1024 + 1, 100_000):

@@ -318,12 +318,7 @@ class WebhookApp:
             length = int(declared)
             if length > self.max_body:
                 raise DeliveryRefused(413)  # refused before reading a byte
-            if stream is not None and 0 < length <= _CHUNK:  # _read's first read, inline
-                body: bytes = stream.read(length)
-                if 0 < len(body) < length:  # a short read: carry on as _read does
-                    body = b"".join((body, _read(stream, length - len(body))))
-            else:
-                body = _read(stream, length)
+            body = _read(stream, length)
             if len(body) != length:
                 raise DeliveryRefused(400)  # the sender stopped short of what it declared
             return body
@@ -393,8 +388,7 @@ class WebhookApp:
         else:
             outcomes = {self._apply(event) for event in events}
             outcome = next((o for o in _PRECEDENCE if o in outcomes), ACKNOWLEDGED)
-        with self._lock:  # _count, inline: once per delivery
-            self.counts[outcome] += 1
+        self._count(outcome)
         if log.isEnabledFor(logging.INFO):
             log.info("webhook %s: 200 %s (%d events)", name, outcome, len(events))
         return outcome

@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import hmac
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -191,25 +191,14 @@ def signature_matches(
         if not secret:
             continue
         key = secret.encode("utf-8") if isinstance(secret, str) else secret
-        if _c_hmac_digest is None or type(digest) is not str:
-            raw = hmac.digest(key, message, digest)
-        else:  # what hmac.digest calls for a hash name, without its Python frame
-            try:
-                raw = _c_hmac_digest(key, message, digest)
-            except ValueError:  # UnsupportedDigestmodError: hmac.digest's own fallback
-                raw = hmac.digest(key, message, digest)
-        expected = raw.hex().encode("ascii")
+        expected = _hmac_digest(key, message, digest).hex().encode("ascii")
         for candidate in folded:
             # no early exit: the time taken does not say which secret matched
             matched |= hmac.compare_digest(candidate, expected)
     return matched
 
 
-_c_hmac_digest: Callable[[bytes, bytes, str], bytes] | None
-try:
-    from _hashlib import hmac_digest as _c_hmac_digest
-except ImportError:  # Python built without OpenSSL: hmac.digest's pure-Python path
-    _c_hmac_digest = None
+_hmac_digest = hmac.digest
 
 
 def timestamp_from(value: object) -> float:
