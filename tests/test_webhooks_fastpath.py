@@ -296,12 +296,54 @@ def test_iso_time_edges_agree_with_the_long_way(text):
     assert iso_time(text) == _iso_time_long_way(text)
 
 
+class _Text(str):
+    """A text that is not exactly ``str`` (joined by its text, as ``str()`` gives it)."""
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.none(), st.text(), st.integers(), st.floats(allow_nan=False),
-                          st.booleans()), max_size=6))
+                          st.booleans(), st.text().map(_Text), st.binary()), max_size=6))
 def test_derived_event_id_joins_parts_as_before(parts):
+    """All texts take the one-join path, anything else the long way: the same id."""
     import hashlib
 
     text = "\x1f".join("" if p is None else p if type(p) is str else str(p) for p in parts)
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     assert derived_event_id("kind", *parts) == f"kind:{digest}"
+
+
+class _Trickle(io.RawIOBase):
+    """A ``wsgi.input`` giving at most ``step`` bytes per read (0: nothing at all)."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.step, self.sizes = data, step, []
+
+    def read(self, size: int = -1) -> bytes:
+        self.sizes.append(size)
+        taken, self.data = self.data[: min(size, self.step)], self.data[min(size, self.step):]
+        return taken
+
+
+@pytest.mark.parametrize("step", [0, 1, 7, 10_000, 70_000])
+@pytest.mark.parametrize("extra", [0, -3, 5])
+def test_body_read_by_declared_length_as_the_long_way(step, extra):
+    """A body read by its declared length: the reads ``_read`` makes, 400 when it stops short."""
+    from kycbridge.webhooks.app import _read
+
+    for size in (1, 5_000, 64 * 1024, 64 * 1024 + 1, 100_000):
+        body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+        sent = body[: size + extra] if extra < 0 else body + b"y" * extra
+        ours, theirs = _Trickle(sent, step or size + extra), _Trickle(sent, step or size + extra)
+        if step == 0:
+            ours.data = theirs.data = b""
+        environ = {"CONTENT_LENGTH": str(size), "wsgi.input": ours}
+        app, _ = _app()
+        try:
+            got: Any = app._read_body(environ)
+        except Exception as exc:  # compared with the long way's outcome
+            got = type(exc), getattr(exc, "status", None)
+        expected: Any = _read(theirs, size)
+        if len(expected) != size:
+            expected = kycbridge.webhooks.DeliveryRefused, 400
+        assert got == expected
+        assert ours.sizes == theirs.sizes  # the same reads, of the same sizes

@@ -301,7 +301,7 @@ class WebhookApp:
         if path[:_PREFIX_LENGTH] != PATH_PREFIX:
             raise DeliveryRefused(404)
         name = path[_PREFIX_LENGTH:]
-        if name not in self.handlers or not _valid_name(name):
+        if name not in self.handlers or not (_VALID_NAMES.get(name) or _valid_name(name)):
             raise DeliveryRefused(404)
         if environ.get("REQUEST_METHOD") != "POST":
             raise DeliveryRefused(405)
@@ -558,17 +558,21 @@ def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
     return headers
 
 
+_CHUNK = 64 * 1024
+"""The most bytes asked of ``wsgi.input`` in one read."""
+
+
 def _read(stream: Any, limit: int) -> bytes:
     """Up to ``limit`` bytes of ``stream``, fewer only at its end."""
     if stream is None or limit <= 0:
         return b""
-    first: bytes = stream.read(min(limit, 64 * 1024))
+    first: bytes = stream.read(min(limit, _CHUNK))
     if not first or len(first) >= limit:
         return first  # the common case: all of it in one read
     chunks: list[bytes] = [first]
     left = limit - len(first)
     while left > 0:
-        chunk = stream.read(min(left, 64 * 1024))
+        chunk = stream.read(min(left, _CHUNK))
         if not chunk:
             break
         chunks.append(chunk)

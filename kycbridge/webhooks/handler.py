@@ -180,10 +180,12 @@ def signature_matches(
     (:func:`hmac.compare_digest`) and hex case is folded. Anything that is not ASCII never
     matches.
     """
-    candidates = (given,) if isinstance(given, str) else tuple(given)
-    folded = [
-        c.strip().lower().encode("ascii") for c in candidates if c.isascii()
-    ]  # anything else never matches
+    if isinstance(given, str):  # the common case: one signature, without a comprehension
+        folded = [given.strip().lower().encode("ascii")] if given.isascii() else []
+    else:
+        folded = [
+            c.strip().lower().encode("ascii") for c in tuple(given) if c.isascii()
+        ]  # anything else never matches
     matched = False
     for secret in secrets:
         if not secret:
@@ -277,7 +279,10 @@ def derived_event_id(kind: str, *parts: object) -> str:
     The same parts give the same id (a retried delivery is recognized); the parts (a session
     id, a time) are hashed, so the id carries no personal data.
     """
-    text = "\x1f".join([p if type(p) is str else _part(p) for p in parts])
+    try:
+        text = "\x1f".join(parts)  # type: ignore[arg-type]  # every part a text: one C call
+    except TypeError:  # a None or a number among them
+        text = "\x1f".join([p if type(p) is str else _part(p) for p in parts])
     return f"{kind}:{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
 
 

@@ -108,7 +108,7 @@ def event_id_for(kind: str, body: Mapping[str, Any]) -> str:
             body.get("id"),
             body.get("attemptId"),
             body.get("status"),
-            code if type(code) is int else code_text(code),
+            str(code) if type(code) is int else code_text(code),  # the text the id hashes
             body.get("decisionTime"),
         )
     return derived_event_id(
