@@ -10,6 +10,10 @@
 ``tracking[<store> poll group 1]``
     The same, each poll recorded in a transaction of its own (``--group 1``), in the same
     rounds: what one durable commit per poll costs. Informational.
+``tracking[<store> store per poll]``
+    The store's overhead per poll as shipped (claim + write + release: the first line's time
+    per poll less the baseline's, round by round, median). Target: at most 1 ms, i.e. the
+    store alone makes at least 1,000 polls a second per worker.
 ``tracking[scaling xN]``
     Polls per second of N worker processes (1, 2, 4) on one PostgreSQL database, each
     asking a shared Redis rate limiter before every call (its limit set far above the rate
@@ -201,7 +205,29 @@ def per_poll(opts: Options) -> list[Result]:
                         },
                     )
                 )
+                if default:
+                    results.append(store_overhead(label, a, b))
     return results
+
+
+def store_overhead(label: str, tracked: list[float], bare: list[float]) -> Result:
+    """The store's own time per poll (claim, record, release), round by round."""
+    added = [1 / a - 1 / b for a, b in zip(tracked, bare, strict=True)]
+    each = median(added)
+    return Result(
+        name=f"{NAME}[{label} store per poll]",
+        kycbridge=fmt_time(each),
+        baseline="-",
+        ratio=None,
+        target=f"<= {fmt_time(1 / POLL_TARGET)} ({POLL_TARGET:,.0f}/s)",
+        passed=each <= 1 / POLL_TARGET,
+        notes=[
+            f"the store's overhead per poll of the line above (its time per poll less "
+            f"Bridge.fetch's, round by round): {1 / each:,.0f} store polls/s; rounds: "
+            + ", ".join(fmt_time(x) for x in added)
+        ],
+        data={"store_seconds_per_poll": added},
+    )
 
 
 # -- (b) worker processes -----------------------------------------------------------------

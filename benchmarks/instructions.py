@@ -156,7 +156,13 @@ def inner_tracking(calls: int, rounds: int) -> None:
                     if part == grouped:  # as a worker writes a group (the default)
                         store.record_polls(
                             [
-                                Poll(subject=s, report=report, now=now, owner="bench")
+                                Poll(
+                                    subject=s,
+                                    report=report,
+                                    now=now,
+                                    owner="bench",
+                                    next_check=lambda before, changed: None,
+                                )
                                 for s in claimed
                             ]
                         )
