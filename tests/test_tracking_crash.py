@@ -16,25 +16,13 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 import redis
-from tracking_support import REDIS_URL, pg_schema_url, redis_key_prefix
+from tracking_support import REDIS_URL, TEN_SUBJECTS, pg_schema_url, redis_key_prefix
 
 from kycbridge.sandbox import Sandbox
 from kycbridge.tracking import open_store
 from kycbridge_starkfi.simulator import StarkFiSimulator
 
-GOOD = [
-    "approved",
-    "declined",
-    "blocklisted",
-    "abandoned",
-    "expired",
-    "kyc-expired",
-    "resubmitted",
-    "awaiting-user",
-    "unknown-status",
-    "instant-approved",
-    "pending",
-]
+GOOD = [*TEN_SUBJECTS, "pending"]
 DEADLINE = 120.0  # seconds; the work takes a few
 
 
