@@ -14,6 +14,7 @@ from .scheduler import Outcome, Scheduler
 from .store import (
     DuplicateSubject,
     Observation,
+    Poll,
     Recorded,
     Store,
     StoreUnavailable,
@@ -29,6 +30,7 @@ __all__ = [
     "Observation",
     "Outcome",
     "Policy",
+    "Poll",
     "Recorded",
     "Scheduler",
     "Store",
