@@ -249,9 +249,7 @@ class Bridge:
             self._last.move_to_end(key)
             if len(self._last) > _MAX_TRACKED:
                 self._last.popitem(last=False)
-        state = report.state
-        # is_expected's own first test, inline: a first observation or no change needs no call
-        anomaly = old is not None and old is not state and not is_expected(old, state)
+        anomaly = not is_expected(old, report.state)
         if anomaly:
             report = attrs.evolve(report, anomaly=True)
             log.warning(

@@ -139,6 +139,10 @@ def test_durations() -> None:
     for bad in ("", "0", "-1h", "1y", "nan"):
         with pytest.raises(ValueError):
             cli.parse_duration(bad)
+    assert cli.parse_duration("0", zero=True) == 0 and cli.parse_duration("0.0m", zero=True) == 0
+    for bad in ("", "-1s", "1y", "nan", "3651d"):
+        with pytest.raises(ValueError):
+            cli.parse_duration(bad, zero=True)
     assert cli.parse_since("1h", 10_000.0) == 6400.0
     assert cli.parse_since("1970-01-01T01:00:00", 0) == 3600.0
 
@@ -194,8 +198,9 @@ def test_run_with_a_group(db: str, sandbox_env: Sandbox) -> None:
         )
     code, _, err = track("run", "--once", "--workers", "1", "--group", "2", "--db", db)
     assert code == 0 and "3 poll(s)" in err
-    again = ("run", "--once", "--group", "1", "--group-wait", "0", "--db", db)
-    assert track(*again)[0] == 0  # nothing due: the values are accepted
+    for zero in ("0", "0s", "0.0m"):
+        again = ("run", "--once", "--group", "1", "--group-wait", zero, "--db", db)
+        assert track(*again)[0] == 0  # nothing due: the values are accepted
     store = open_store(db)
     try:
         subjects = store.subjects()

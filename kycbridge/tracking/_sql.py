@@ -695,17 +695,18 @@ class SQLStore:
 
     def _record_polls(self, polls: Sequence[Poll]) -> list[Recorded]:
         """Write ``polls`` in the open group, one :meth:`record` each (a dialect may batch)."""
-        return [
-            self.record(
-                poll.subject.id,
-                poll.report,
-                now=poll.now,
-                owner=poll.owner,
-                next_check=poll.next_check,
-                expected=poll.subject,
-            )
-            for poll in polls
-        ]
+        return [self._record_poll(poll, as_claimed=True) for poll in polls]
+
+    def _record_poll(self, poll: Poll, *, as_claimed: bool) -> Recorded:
+        """:meth:`record` of one poll; ``as_claimed=False``: on the locked path, read again."""
+        return self.record(
+            poll.subject.id,
+            poll.report,
+            now=poll.now,
+            owner=poll.owner,
+            next_check=poll.next_check,
+            expected=poll.subject if as_claimed else None,
+        )
 
     def record_failure(
         self,

@@ -70,14 +70,18 @@ EXPORT_COLUMNS = (
 log = logging.getLogger("kycbridge.tracking")
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in ``90``, ``90s``, ``15m``, ``2h``, ``7d`` or ``1w``; raises ``ValueError``."""
+def parse_duration(text: str, *, zero: bool = False) -> float:
+    """Seconds in ``90``, ``90s``, ``15m``, ``2h``, ``7d`` or ``1w``; raises ``ValueError``.
+
+    ``zero``: accept a duration of zero (``0``, ``0s``, ``0.0m``...).
+    """
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f"not a duration: {text!r} (examples: 90s, 15m, 2h, 7d)")
     seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
-    if not (math.isfinite(seconds) and 0 < seconds <= MAX_DURATION):
-        raise ValueError(f"duration {text!r} must be positive and at most ten years")
+    if not (math.isfinite(seconds) and (zero or seconds > 0) and seconds <= MAX_DURATION):
+        least = "zero or more" if zero else "positive"
+        raise ValueError(f"duration {text!r} must be {least} and at most ten years")
     return seconds
 
 
@@ -119,7 +123,10 @@ def _group(text: str) -> int:
 
 
 def _group_wait(text: str) -> float:
-    seconds = 0.0 if text.strip().lower() in ("0", "0s") else _duration(text)
+    try:
+        seconds = parse_duration(text, zero=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if seconds > MAX_GROUP_WAIT:
         raise argparse.ArgumentTypeError(f"must be at most {MAX_GROUP_WAIT:g}s")
     return seconds

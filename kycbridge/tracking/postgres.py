@@ -227,15 +227,7 @@ class PostgresStore(SQLStore):
         if len(rows) != len(polls):  # pragma: no cover - one result per statement
             raise RuntimeError("a pipelined record returned no result")
         return [
-            _recorded(change, row)
-            if row is not None
-            else self.record(
-                poll.subject.id,
-                poll.report,
-                now=poll.now,
-                owner=poll.owner,
-                next_check=poll.next_check,
-            )
+            _recorded(change, row) if row is not None else self._record_poll(poll, as_claimed=False)
             for poll, change, row in zip(polls, changes, rows, strict=True)
         ]
 
