@@ -19,7 +19,7 @@ the body has no backslash, no run of 19 digits and at most :data:`MAX_JSON_DEPTH
 and it holds as many ``"`` as orjson's own encoding of the result (a duplicate key drops at
 least one string). Anything else, any body orjson refuses included, is decoded by :mod:`json`
 with the rules above, so what is accepted, the values and the errors are the same with or
-without orjson (``tests/test_json_accelerated.py``). :data:`ACCELERATOR` names what is used.
+without orjson (``tests/test_json_accelerated.py``). :func:`accelerator` names what is used.
 """
 
 from __future__ import annotations
@@ -30,14 +30,7 @@ import math
 import re
 from typing import Any
 
-try:
-    import orjson
-
-    _orjson: Any = orjson
-except ImportError:  # without the fast extra: json alone
-    _orjson = None
-
-__all__ = ["ACCELERATOR", "MAX_JSON_DEPTH", "MAX_JSON_NUMBER_LENGTH", "NotStrictJSON", "loads"]
+__all__ = ["MAX_JSON_DEPTH", "MAX_JSON_NUMBER_LENGTH", "NotStrictJSON", "accelerator", "loads"]
 
 MAX_JSON_DEPTH = 64
 """Deepest nesting of arrays and objects :func:`loads` accepts."""
@@ -134,7 +127,7 @@ def loads(data: bytes) -> Any:
     :class:`ValueError` (``json.JSONDecodeError``) for text that is not JSON.
     """
     scan = data.translate(_SCAN)
-    if _orjson is not None:
+    if (_orjson if _orjson is not _UNLOADED else _load_orjson()) is not None:
         value = _accelerated(data, scan)
         if value is not _UNDECIDED:
             return value
@@ -152,8 +145,28 @@ def _stdlib_loads(data: bytes, scan: bytes) -> Any:
 
 
 # -- the accelerator -------------------------------------------------------------------------
-ACCELERATOR: str | None = None if _orjson is None else f"orjson {_orjson.__version__}"
-"""What decodes the bodies :func:`loads` can hand over (``"orjson 3.10.0"``), or ``None``."""
+_UNLOADED: Any = object()
+_orjson: Any = _UNLOADED
+"""The orjson module, ``None`` without it; imported by the first :func:`loads` (not at import
+time: a command that decodes nothing does not pay for it)."""
+
+
+def _load_orjson() -> Any:
+    global _orjson
+    try:
+        import orjson
+    except ImportError:  # without the fast extra: json alone
+        _orjson = None
+    else:
+        _orjson = orjson
+    return _orjson
+
+
+def accelerator() -> str | None:
+    """What decodes the bodies :func:`loads` can hand over (``"orjson 3.10.0"``), or ``None``."""
+    orjson = _orjson if _orjson is not _UNLOADED else _load_orjson()
+    return None if orjson is None else f"orjson {orjson.__version__}"
+
 
 _UNDECIDED: Any = object()
 _ORJSON_DIGITS = b"0" * 19

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 from kycbridge import strictjson
 from kycbridge.strictjson import MAX_JSON_DEPTH, NotStrictJSON
 
+ACCELERATOR = strictjson.accelerator()  # loads orjson
 STDLIB: Any = strictjson._stdlib_loads
 UNDECIDED = strictjson._UNDECIDED
 strictjson_accelerated = strictjson._accelerated
@@ -60,8 +63,9 @@ def check(data: bytes) -> None:
 
 def test_orjson_is_what_accelerates_in_the_test_envs() -> None:
     # the comparisons below mean something only with the accelerator installed
-    assert strictjson.ACCELERATOR is not None
-    assert strictjson.ACCELERATOR.startswith("orjson ")
+    assert ACCELERATOR is not None
+    assert ACCELERATOR.startswith("orjson ")
+    assert ACCELERATOR == strictjson.accelerator()
 
 
 # -- values: every JSON value, in every spelling json.dumps has -----------------------------
@@ -209,6 +213,18 @@ def test_what_orjson_cannot_decide_alone_goes_to_json(
 
 def test_without_orjson_loads_is_json_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(strictjson, "_orjson", None)
+    assert strictjson.accelerator() is None
     assert same(strictjson.loads(PROVIDER_LIKE), json.loads(PROVIDER_LIKE))
     with pytest.raises(NotStrictJSON, match="'a' appears twice"):
         strictjson.loads(b'{"a":1,"a":2}')
+
+
+def test_orjson_is_imported_by_the_first_decode_not_by_kycbridge() -> None:
+    code = (
+        "import sys, kycbridge, kycbridge.cli, kycbridge.webhooks\n"
+        "assert 'orjson' not in sys.modules, 'imported early'\n"
+        "from kycbridge import strictjson\n"
+        "assert strictjson.loads(b'{\"a\": [1]}') == {'a': [1]}\n"
+        "assert 'orjson' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
