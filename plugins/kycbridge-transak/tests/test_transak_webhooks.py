@@ -135,6 +135,28 @@ def test_malformed_bodies(body):
         HANDLER.verify({}, body, SETTINGS, NOW)
 
 
+@pytest.mark.parametrize(
+    ("claims", "why"),
+    [
+        (b'{"eventID": "KYC_REJECTED", "eventID": "KYC_APPROVED", "webhookData": {}}', "twice"),
+        (b'{"eventID": "KYC_APPROVED", "webhookData": {"n": NaN}}', "NaN"),
+        (b'{"eventID": "KYC_APPROVED", "webhookData": ' + b"[" * 100 + b"]" * 100 + b"}",
+         "too deep"),
+        (b'["KYC_APPROVED"]', "not an object"),
+        (b"\xff", "not UTF-8"),
+    ],
+)
+def test_signed_claims_are_read_as_strictly_as_the_body(claims, why):
+    # correctly signed with the partner token, but not claims kycbridge reads: 400, not 401
+    token = jwt.api_jws.encode(claims, KEY, algorithm="HS256")
+    body = json.dumps({"data": token}).encode()
+    with pytest.raises(WebhookMalformed):
+        HANDLER.verify({}, body, SETTINGS, NOW)
+    tampered = json.dumps({"data": token[:-2] + ("AA" if token[-2:] != "AA" else "BB")}).encode()
+    with pytest.raises(WebhookRejected):  # the signature is still checked first
+        HANDLER.verify({}, tampered, SETTINGS, NOW)
+
+
 def test_parse_reads_the_event():
     webhook_data = data("partner-user-42", "REJECTED", NOW - 5, kycType="STANDARD")
     body = webhook_body("KYC_REJECTED", webhook_data, issued_at=NOW)
