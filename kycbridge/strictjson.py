@@ -14,12 +14,12 @@ costs little to read. Beyond what :func:`json.loads` refuses, these are refused 
 
 **orjson, when installed** (the ``fast`` extra; ``webhooks`` and ``serve`` include it), decodes
 the bodies providers send three to five times faster than :mod:`json`. It keeps a key twice
-(the last wins), so its answer is only taken when one of the rules can be checked without it:
-the body has no backslash, no run of 19 digits and at most :data:`MAX_JSON_DEPTH` openings,
-and it holds as many ``"`` as orjson's own encoding of the result (a duplicate key drops at
-least one string). Anything else, any body orjson refuses included, is decoded by :mod:`json`
-with the rules above, so what is accepted, the values and the errors are the same with or
-without orjson (``tests/test_json_accelerated.py``). :func:`accelerator` names what is used.
+(the last wins), so its answer is only taken when the rules can be checked without it: the
+body has no run of 19 digits and at most :data:`MAX_JSON_DEPTH` openings, and it holds as
+many strings as orjson's own encoding of the result (a duplicate key drops at least one).
+Anything else, any body orjson refuses included, is decoded by :mod:`json` with the rules
+above, so what is accepted, the values and the errors are the same with or without orjson
+(``tests/test_json_accelerated.py``). :func:`accelerator` names what is used.
 """
 
 from __future__ import annotations
@@ -178,20 +178,32 @@ its characters are not digits.)"""
 def _accelerated(data: bytes, scan: bytes) -> Any:
     """The value orjson reads in ``data`` when it is what :func:`_stdlib_loads` gives.
 
-    Else :data:`_UNDECIDED`, always for ``data`` with a backslash, a run of 19 digits or more
-    than :data:`MAX_JSON_DEPTH` openings. Without a backslash, every ``"`` delimits a string,
-    and no decoded string holds a ``"``, a backslash or a control character, the only
-    characters orjson's encoding escapes: the text and the encoding of its value then hold two
-    ``"`` per string. A key given twice leaves its first member, at least one string, out of
-    the value: the counts differ, and :mod:`json` decides. NaN, overflowing floats, bad UTF-8
-    (a BOM too) and bad syntax are refused by orjson, and so decided by :mod:`json` too.
+    Else :data:`_UNDECIDED`, always for ``data`` with a run of 19 digits or more than
+    :data:`MAX_JSON_DEPTH` openings. A key given twice leaves its first member, at least one
+    string, out of the value, so the text holds more strings than orjson's encoding of the
+    value (:func:`_strings`): the counts differ, and :mod:`json` decides. NaN, overflowing
+    floats, bad UTF-8 (a BOM too) and bad syntax are refused by orjson, and so decided by
+    :mod:`json` too.
     """
-    if b"\\" in data or _ORJSON_DIGITS in scan or scan.count(b"[") > MAX_JSON_DEPTH:
+    if _ORJSON_DIGITS in scan or scan.count(b"[") > MAX_JSON_DEPTH:
         return _UNDECIDED
     try:
         value = _orjson.loads(data)
-        if data.count(b'"') == _orjson.dumps(value).count(b'"'):
+        if _strings(data) == _strings(_orjson.dumps(value)):
             return value
     except (_orjson.JSONDecodeError, _orjson.JSONEncodeError):
         pass
     return _UNDECIDED
+
+
+def _strings(encoded: bytes) -> int:
+    r"""Twice the number of strings in valid JSON ``encoded``: its ``"`` that delimit one.
+
+    Outside strings, JSON has no backslash; inside, a backslash starts a two-character
+    escape. Removing ``\\`` pairs, then ``\"``, left to right, removes the escapes that are
+    or hide a ``"`` as a tokenizer reads them (a run of backslashes pairs up from its start):
+    every ``"`` left delimits a string.
+    """
+    if b"\\" in encoded:
+        encoded = encoded.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return encoded.count(b'"')

@@ -176,10 +176,33 @@ PROVIDER_LIKE = json.dumps({
 }).encode()
 
 
-def test_a_provider_like_body_is_decided_by_orjson() -> None:
-    value = accelerated(PROVIDER_LIKE)
+ESCAPED = (
+    b'{"name":"Jos\\u00e9 \\ud83d\\ude00","url":"https:\\/\\/x.test\\/a","q":"say \\"hi\\"",'
+    b'"path":"C:\\\\dir\\\\","tab":"\\t","nested":[{"k\\"":"\\\\\\""}]}'
+)
+
+
+@pytest.mark.parametrize("body", [PROVIDER_LIKE, ESCAPED], ids=["plain", "escaped"])
+def test_a_provider_like_body_is_decided_by_orjson(body: bytes) -> None:
+    value = accelerated(body)
     assert value is not UNDECIDED
-    assert same(value, json.loads(PROVIDER_LIKE))
+    assert same(value, json.loads(body))
+
+
+@given(st.lists(st.text(), max_size=8), st.lists(st.text(max_size=4), max_size=4),
+       st.booleans())
+@example(["\\", '"', '\\"', "\\\\", '""'], ['\\'], True)
+def test_strings_counts_the_strings_of_any_encoding(
+    texts: list[str], keys: list[str], ascii_only: bool
+) -> None:
+    value = [*texts, dict.fromkeys(keys, 0)]
+    strings = len(texts) + len(set(keys))
+    assert strictjson._strings(json.dumps(value, ensure_ascii=ascii_only).encode()) == 2 * strings
+    try:
+        encoded = strictjson._orjson.dumps(value)
+    except strictjson._orjson.JSONEncodeError:  # a lone surrogate, which orjson never reads
+        return
+    assert strictjson._strings(encoded) == 2 * strings
 
 
 @pytest.mark.parametrize(
@@ -187,8 +210,9 @@ def test_a_provider_like_body_is_decided_by_orjson() -> None:
     [
         (b'{"a":1,"a":2}', "a key twice"),
         (b'{"a":{"b":[{"s":"x","s":"x"}]}}', "a key twice, nested"),
-        (b'{"name":"Jos\\u00e9"}', "a backslash"),
-        (b'{"a":"\\u0022","a":"\\u0022"}', "a backslash, a key twice"),
+        (b'{"a":"\\u0022","a":"\\u0022"}', "a key twice, escaped quotes"),
+        (b'{"a":1,"a":"\\u0022\\u0022"}', "a key twice, its string replaced by two quotes"),
+        (b'{"a\\\\":1,"a\\\\":2}', "a key twice, ending in a backslash"),
         (b'{"n":1234567890123456789}', "19 digits"),
         (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), "too deep"),
         (b'{"n":NaN}', "not JSON"),
