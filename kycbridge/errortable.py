@@ -35,7 +35,6 @@ headers) and ``retry_after`` (the ``Retry-After`` header in seconds, capped at
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -45,6 +44,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
+from . import strictjson
 from .errors import (
     AuthenticationError,
     KYCBridgeError,
@@ -348,13 +348,17 @@ class ErrorTable:
         return [(s, cls, self.summary(cls)) for s, cls in sorted(self.statuses.items())]
 
     def read_body(self, response: Response) -> ErrorFields | None:
-        """The fields of the provider's own error body; ``None`` for any other body."""
+        """The fields of the provider's own error body; ``None`` for any other body.
+
+        The body is read as strict JSON (:mod:`kycbridge.strictjson`), as a success answer is:
+        one with a key twice or ``NaN`` is not the provider's.
+        """
         if not is_json_type(response.content_type) or not response.body:
             return None
         try:
-            payload = json.loads(response.body.decode("utf-8"))
+            payload = strictjson.loads(response.body)  # as strict as any answer
             fields = self.body(payload)
-        except Exception:  # not JSON, too deep, or a reader that failed: not the shape
+        except Exception:  # not (strict) JSON, or a reader that failed: not the shape
             return None
         if not isinstance(fields, ErrorFields):
             return None

@@ -215,6 +215,23 @@ def test_404_with_the_providers_body_is_not_found(answer: Any) -> None:
     assert "check base_url" not in error.message
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"error": {"message": "no such user", "code": "user_not_found", "code": "x"}}',
+        b'{"error": {"message": "no such user", "code": "user_not_found"}, "n": NaN}',
+    ],
+    ids=["a key twice", "NaN"],
+)
+def test_an_error_body_that_is_not_strict_json_is_not_the_providers(
+    answer: Any, raw: bytes
+) -> None:
+    # read as strictly as any answer: an ambiguous body is not the provider's error body
+    error = answer(SimResponse(404, raw, content_type="application/json"))
+    assert type(error) is MalformedResponse
+    assert "check base_url" in error.message
+
+
 class Toy(HTTPStatusProvider):
     """A provider that is only data: GET {base}/status, errors by :data:`TABLE`."""
 
